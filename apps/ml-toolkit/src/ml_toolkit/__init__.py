@@ -1,0 +1,1 @@
+"""The ml-toolkit command line."""

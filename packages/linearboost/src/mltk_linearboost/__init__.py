@@ -1,0 +1,1 @@
+"""mltk_linearboost."""
