@@ -1,8 +1,10 @@
+import mmap
+import sys
 import time
 
+import pytest
 import torch
-
-from mltk_core.memory import peak_memory, process_peak_rss_bytes
+from mltk_core.memory import peak_memory, process_peak_rss_bytes, reset_process_peak_rss
 from mltk_core.timing import Timer
 
 
@@ -33,3 +35,15 @@ def test_peak_rss_covers_allocation():
 
 def test_peak_memory_on_cpu_has_no_cuda_reading():
     assert peak_memory(torch.device("cpu")).cuda_max_allocated_bytes is None
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="resetting the peak needs Linux")
+def test_peak_rss_reset_drops_freed_block():
+    size = 256 * 1024 * 1024
+    # An anonymous mapping returns its pages to the OS on close; malloc may keep freed memory.
+    block = mmap.mmap(-1, size)
+    block.write(b"\x01" * size)
+    peak_with_block = process_peak_rss_bytes()
+    block.close()
+    assert reset_process_peak_rss()
+    assert process_peak_rss_bytes() < peak_with_block - size // 2

@@ -22,13 +22,27 @@ class PeakMemory:
 
 
 def process_peak_rss_bytes() -> int:
-    """Return this process's peak resident set size since it started.
+    """Return this process's peak resident set size since it started or since
+    the last successful ``reset_process_peak_rss``.
 
-    Linux reports ``ru_maxrss`` in KiB and macOS in bytes. The peak cannot be
-    reset, so it covers the whole process, loading included.
+    Linux reports ``ru_maxrss`` in KiB and macOS in bytes.
     """
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def reset_process_peak_rss() -> bool:
+    """Reset the peak resident set size to the current one, where the OS allows it.
+
+    Linux 4.0 and later reset it when "5" is written to /proc/self/clear_refs.
+    Returns False elsewhere, where the peak keeps covering the whole process.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as control:
+            control.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def reset_peak_memory(device: torch.device) -> None:
