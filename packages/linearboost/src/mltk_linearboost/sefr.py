@@ -1,0 +1,132 @@
+"""SEFR: the linear weak learner that LinearBoost boosts.
+
+SEFR (Keshavarz, Saniee Abadeh and Rawassizadeh, "SEFR: A Fast Linear-Time
+Classifier for Ultra-Low Power Devices", arXiv 2006.04620) fits a binary linear
+classifier in one pass over the data, with no iterations. On features scaled to
+[0, 1], with sample weights ``s`` and the weighted class means
+``mu_plus[j]`` and ``mu_minus[j]`` of feature ``j``:
+
+    w[j] = (mu_plus[j] - mu_minus[j]) / (mu_plus[j] + mu_minus[j] + eps)
+    score(x) = x . w
+    b = (W_minus * mean_score_plus + W_plus * mean_score_minus) / (W_plus + W_minus)
+
+where ``W_plus`` and ``W_minus`` are the summed sample weights of each class and
+``mean_score_plus`` and ``mean_score_minus`` the weighted mean scores of each
+class. A row is predicted positive when ``score(x) - b > 0``. Every sum is
+weighted, so a row with zero weight contributes nothing, exactly as if it were
+removed.
+
+:func:`fit_sefr` fits several SEFR problems at once (one per column of the
+weight matrices), which the booster uses for one-vs-rest multiclass rounds and
+which runs the same on NumPy arrays and torch tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+# Keeps w finite for a feature that is zero in both classes; small next to any
+# mean of a feature scaled to [0, 1].
+SEFR_EPSILON = 1e-7
+
+
+def fit_sefr(X, positive_weight, negative_weight):
+    """Fit one SEFR classifier per column of the weight matrices.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        Features scaled to [0, 1]; a NumPy array or a torch tensor.
+    positive_weight, negative_weight : arrays of shape (n_samples, n_problems)
+        Sample weight of each row as a positive and as a negative example of each
+        problem; a row belongs to one side, so the other weight is zero.
+
+    Returns
+    -------
+    coef : array of shape (n_features, n_problems)
+    intercept : array of shape (n_problems,)
+        The decision of problem ``k`` is ``X @ coef[:, k] - intercept[k]``.
+    """
+    positive_total = positive_weight.sum(0)  # (n_problems,)
+    negative_total = negative_weight.sum(0)
+    positive_safe = _nonzero(positive_total)
+    negative_safe = _nonzero(negative_total)
+
+    positive_mean = (X.T @ positive_weight) / positive_safe  # (n_features, n_problems)
+    negative_mean = (X.T @ negative_weight) / negative_safe
+    coef = (positive_mean - negative_mean) / (positive_mean + negative_mean + SEFR_EPSILON)
+
+    # The weighted mean score of a class is its mean feature vector times coef,
+    # because the score is linear: O(n_features) work instead of O(n_samples).
+    positive_score = (positive_mean * coef).sum(0)
+    negative_score = (negative_mean * coef).sum(0)
+    intercept = (negative_total * positive_score + positive_total * negative_score) / _nonzero(
+        positive_total + negative_total
+    )
+    return coef, intercept
+
+
+def _nonzero(total):
+    # A problem whose side has no weight gets zero means instead of NaN.
+    return total + (total == 0)
+
+
+class SEFRClassifier(ClassifierMixin, BaseEstimator):
+    """Binary SEFR classifier on min-max scaled features.
+
+    The plain learner, without boosting: one weighted pass over the data (see
+    the module docstring for the formulas). Features are scaled to [0, 1] with
+    the training minimum and maximum, because SEFR assumes non-negative features.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+    coef_ : ndarray of shape (n_features,)
+        Weights on the scaled features.
+    intercept_ : float
+        The threshold ``b``: a row is predicted ``classes_[1]`` when
+        ``scaled_x @ coef_ - intercept_ > 0``.
+    data_min_, data_range_ : ndarray of shape (n_features,)
+        Scaling fitted on the rows with positive sample weight.
+    """
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the classifier; rows with zero ``sample_weight`` are ignored."""
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        weight = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+        if weight.shape != y.shape or np.any(weight < 0):
+            raise ValueError(
+                f"sample_weight must be non-negative with shape {y.shape}; got shape {weight.shape}"
+            )
+        kept = weight > 0
+        X, y, weight = X[kept], y[kept], weight[kept]
+
+        self.classes_ = np.unique(y)
+        if len(self.classes_) != 2:
+            raise ValueError(
+                f"SEFRClassifier is binary: y has {len(self.classes_)} class(es) among rows "
+                "with positive weight, expected 2"
+            )
+        self.data_min_ = X.min(0)
+        data_range = X.max(0) - self.data_min_
+        self.data_range_ = np.where(data_range > 0, data_range, 1.0)
+
+        scaled = (X - self.data_min_) / self.data_range_
+        is_positive = (y == self.classes_[1])[:, None]
+        coef, intercept = fit_sefr(scaled, weight[:, None] * is_positive, weight[:, None] * ~is_positive)
+        self.coef_ = coef[:, 0]
+        self.intercept_ = float(intercept[0])
+        return self
+
+    def decision_function(self, X):
+        """Return ``scaled_x @ coef_ - intercept_``; positive means ``classes_[1]``."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float64, reset=False)
+        return (X - self.data_min_) / self.data_range_ @ self.coef_ - self.intercept_
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
