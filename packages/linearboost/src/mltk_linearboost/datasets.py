@@ -45,7 +45,7 @@ class DatasetUnavailableError(WorkFailedError):
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded dataset: ``X`` is float64 of shape (rows, features), ``y`` holds ints 0..K-1."""
+    """A loaded dataset: ``X`` is float64 of shape (rows, features), ``y`` contains ints 0..K-1."""
 
     name: str
     X: np.ndarray
@@ -277,7 +277,7 @@ def _load_breast_cancer(data_dir: Path | None) -> Dataset:
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
-    # scikit-learn codes malignant as 0; here malignant is the positive class 1.
+    # scikit-learn codes malignant as 0. Here malignant is the positive class 1.
     positive = bunch.target == 0
     features = pd.DataFrame(bunch.data, columns=bunch.feature_names)
     return _binary_dataset("breast_cancer", features, positive, ("benign", "malignant"))
@@ -286,7 +286,7 @@ def _load_breast_cancer(data_dir: Path | None) -> Dataset:
 def _load_heart(data_dir: Path | None) -> Dataset:
     frame, _ = read_keel(packaged_file("cleveland/cleveland.dat"))
     features = frame.drop(columns=["Num"]).astype(np.float64)
-    # Num is the narrowing of the major vessels, 0 to 4; any narrowing is disease.
+    # Num is the diagnosis: 0 is absence and 1 to 4 are grades of heart disease.
     positive = (frame["Num"].astype(int) > 0).to_numpy()
     return _binary_dataset("heart", features, positive, ("no disease", "disease"))
 
@@ -399,7 +399,7 @@ DATASETS: dict[str, DatasetSpec] = {
         ),
         DatasetSpec(
             name="heart",
-            title="Heart Disease, Cleveland (binary: any vessel narrowing)",
+            title="Heart Disease, Cleveland (binary: disease present, Num > 0)",
             source=f"{KEEL_SOURCE} (cleveland.dat, the 297 complete rows)",
             licence=UCI_LICENCE,
             n_rows=297,

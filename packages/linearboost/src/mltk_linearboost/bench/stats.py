@@ -102,7 +102,7 @@ def average_ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarr
 def friedman_from_ranks(ranks: np.ndarray, n_datasets: int) -> tuple[float, float, float, float]:
     """Return (chi-square, its p-value, Iman–Davenport F, its p-value) from average ranks.
 
-    Demšar (2006), section 3.2.2: chi2_F = 12N / (k(k+1)) * (sum R_j^2 - k(k+1)^2 / 4),
+    As in Demšar (2006): chi2_F = 12N / (k(k+1)) * (sum R_j^2 - k(k+1)^2 / 4),
     and F_F = (N - 1) chi2_F / (N(k - 1) - chi2_F) with (k - 1, (k - 1)(N - 1)) degrees of freedom.
     """
     ranks = np.asarray(ranks, dtype=np.float64)
