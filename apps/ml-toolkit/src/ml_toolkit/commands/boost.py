@@ -105,21 +105,21 @@ def bench(
     from mltk_linearboost.bench.report import check_output_dir
 
     check_output_dir(out, overwrite)
-    resolved = str(resolve_device(device))
+    devices = (str(resolve_device(device)), device)  # (resolved, as requested)
 
     if scaling:
         _run_scaling(
-            model_names, scaling_max_rows, threads, seed, resolved, out, console, json_output
+            model_names, scaling_max_rows, threads, seed, devices, out, console, json_output
         )
         return
     _run_bench(
-        dataset_names, model_names, folds, repeats, tune, jobs, threads, seed, resolved,
+        dataset_names, model_names, folds, repeats, tune, jobs, threads, seed, devices,
         data_dir, csv, target, out, console, json_output,
     )  # fmt: skip
 
 
 def _run_bench(
-    dataset_names, model_names, folds, repeats, tune, jobs, threads, seed, device,
+    dataset_names, model_names, folds, repeats, tune, jobs, threads, seed, devices,
     data_dir, csv, target, out, console, json_output,
 ) -> None:  # fmt: skip
     from mltk_core.metadata import run_metadata
@@ -141,7 +141,7 @@ def _run_bench(
 
     config = BenchConfig(
         models=tuple(model_names), folds=folds, repeats=repeats, tune=tune, jobs=jobs,
-        threads=threads, seed=seed, device=device,
+        threads=threads, seed=seed, device=devices[0], device_request=devices[1],
     )  # fmt: skip
     with make_progress(json_output) as progress:
         bar = progress.add_task("cross-validation", total=None)
@@ -153,7 +153,7 @@ def _run_bench(
                 bar, advance=1, description=f"{result.dataset} {result.model}"
             ),
         )
-    payload = {"metadata": run_metadata(device), "skipped": loaded.skipped, **payload}
+    payload = {"metadata": run_metadata(devices[0]), "skipped": loaded.skipped, **payload}
     paths = write_cross_validation(out, payload)
 
     if json_output:
@@ -169,7 +169,7 @@ def _run_bench(
     )
 
 
-def _run_scaling(models, max_rows, threads, seed, device, out, console, json_output) -> None:
+def _run_scaling(models, max_rows, threads, seed, devices, out, console, json_output) -> None:
     from mltk_core.metadata import run_metadata
     from mltk_core.progress import make_progress
     from mltk_linearboost.bench.models import ModelContext
@@ -178,7 +178,9 @@ def _run_scaling(models, max_rows, threads, seed, device, out, console, json_out
     from mltk_linearboost.bench.session import run_scaling_study, write_scaling
 
     rows = scaling_rows(max_rows)
-    context = ModelContext(random_state=seed, threads=threads, device=device)
+    context = ModelContext(
+        random_state=seed, threads=threads, device=devices[0], device_request=devices[1]
+    )
     with make_progress(json_output) as progress:
         bar = progress.add_task("scaling", total=len(rows) * len(models))
         payload = run_scaling_study(
@@ -189,7 +191,7 @@ def _run_scaling(models, max_rows, threads, seed, device, out, console, json_out
                 bar, advance=1, description=f"{result.model} {result.rows:,} rows"
             ),
         )
-    payload = {"metadata": run_metadata(device), **payload}
+    payload = {"metadata": run_metadata(devices[0]), **payload}
     paths = write_scaling(out, payload)
 
     if json_output:

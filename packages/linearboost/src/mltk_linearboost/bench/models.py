@@ -24,11 +24,18 @@ OURS = "linearboost"
 
 @dataclass(frozen=True)
 class ModelContext:
-    """Settings shared by every model of a run: seed, threads per fit and device."""
+    """Settings shared by every model of a run.
+
+    ``device`` is the resolved device ("cpu", "cuda:0"): XGBoost and CatBoost
+    run on CUDA when it is CUDA. ``device_request`` is the ``--device`` value
+    as given, which LinearBoost resolves itself, so that "auto" keeps small
+    data on NumPy.
+    """
 
     random_state: int = 0
     threads: int = 1
     device: str = "cpu"
+    device_request: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -71,9 +78,10 @@ def build_model(name: str, context: ModelContext) -> Any:
 
 
 def _build_linearboost(context: ModelContext) -> Any:
-    # TODO: this is a stand-in until mltk_linearboost.LinearBoostClassifier exists;
-    # the benchmark harness runs against logistic regression meanwhile.
-    return _build_logreg(context)
+    from mltk_linearboost import LinearBoostClassifier
+
+    # The estimator resolves "auto" itself: CUDA for large data, NumPy otherwise.
+    return LinearBoostClassifier(random_state=context.random_state, device=context.device_request)
 
 
 def _build_linearboost_upstream(context: ModelContext) -> Any:
@@ -142,8 +150,15 @@ def _space_boosting() -> dict[str, Any]:
 
 
 def _space_linearboost() -> dict[str, Any]:
-    # TODO: widen to the estimator's own parameters once it replaces the stand-in.
-    return _space_logreg()
+    from scipy.stats import loguniform, randint, uniform
+
+    return {
+        "n_estimators": randint(20, 500),
+        "learning_rate": loguniform(0.01, 1.0),
+        "subsample": uniform(0.5, 0.5),
+        "reg_lambda": loguniform(0.01, 10.0),
+        "scaler": ["minmax", "standard", "robust", "quantile-uniform", "quantile-normal"],
+    }
 
 
 def _space_linearboost_upstream() -> dict[str, Any]:

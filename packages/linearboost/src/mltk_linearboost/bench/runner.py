@@ -36,6 +36,7 @@ class BenchConfig:
     threads: int = 1
     seed: int = 0
     device: str = "cpu"
+    device_request: str = "cpu"
     latency_calls: int = 20
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +135,10 @@ def run_fold(task: FoldTask, config: BenchConfig) -> FoldResult:
         n_test=len(task.test_index),
     )
     context = ModelContext(
-        random_state=config.seed + task.repeat, threads=config.threads, device=config.device
+        random_state=config.seed + task.repeat,
+        threads=config.threads,
+        device=config.device,
+        device_request=config.device_request,
     )
     X, y = task.dataset.X, task.dataset.y
     X_train, y_train = X[task.train_index], y[task.train_index]
