@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
 from mltk_core.errors import UserInputError
 from mltk_linearboost.backend import select_backend
@@ -155,13 +155,9 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         if y is None:
             raise UserInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
         X = check_features(self, X, reset=True)
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y[:, 0]
-        if y.ndim != 1 or y.shape[0] != X.shape[0]:
-            raise UserInputError(
-                f"y must be one label per row of X: got shape {y.shape} for {X.shape[0]} rows"
-            )
+        y = column_or_1d(y, warn=True)
+        if y.shape[0] != X.shape[0]:
+            raise UserInputError(f"y has {y.shape[0]} labels for {X.shape[0]} rows of X; give one label per row")
         weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
         # Drop zero-weight rows before anything else, so that they cannot move the

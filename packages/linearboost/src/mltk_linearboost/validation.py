@@ -77,9 +77,16 @@ def check_labels(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Mixed string and number labels are rejected as scikit-learn does, and so is
     a single class.
     """
-    check_classification_targets(y)
-    unique_labels(y)  # raises "Mix of label input types (string and number)"
-    classes, labels = np.unique(y, return_inverse=True)
+    try:
+        check_classification_targets(y)
+        unique_labels(y)  # raises on a mix of string and number labels in most layouts
+        classes, labels = np.unique(y, return_inverse=True)
+    except TypeError as error:  # sorting an object array of str and int
+        kinds = sorted({type(label).__name__ for label in np.asarray(y, dtype=object).ravel()})
+        raise UserInputError(
+            f"Mix of label input types (string and number) in y: found {', '.join(kinds)}; "
+            "convert every label to str or every label to a number"
+        ) from error
     if len(classes) < 2:
         raise UserInputError(
             f"y has only one class ({classes[0]!r}) among the rows with positive sample weight; "
