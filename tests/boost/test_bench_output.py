@@ -20,7 +20,7 @@ def _summary_row(dataset, model, f1, seconds):
     row = {"dataset": dataset, "model": model, "folds": 3, "failed_folds": 0, "first_error": None}
     for metric in ("f1_weighted", "roc_auc", "accuracy"):
         row[f"{metric}_mean"], row[f"{metric}_std"] = f1, 0.02
-    for metric in ("fit_seconds", "predict_seconds", "latency_seconds"):
+    for metric in ("fit_seconds", "fit_cpu_seconds", "predict_seconds", "latency_seconds"):
         row[f"{metric}_mean"], row[f"{metric}_std"] = seconds, None
     return row
 
@@ -96,6 +96,7 @@ def test_scaling_times_each_size():
     for result in results:
         assert result.error is None
         assert result.fit_seconds > 0
+        assert result.fit_cpu_seconds > 0
         assert result.predict_seconds > 0
 
 

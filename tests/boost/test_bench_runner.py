@@ -52,6 +52,7 @@ def test_fold_metrics_in_range(haberman):
     assert 0.5 < result.roc_auc <= 1.0
     assert 0.5 < result.accuracy <= 1.0
     assert result.fit_seconds > 0
+    assert result.fit_cpu_seconds > 0
     assert result.predict_seconds > 0
     assert 0 < result.latency_seconds < result.fit_seconds
     assert result.n_train + result.n_test == 306

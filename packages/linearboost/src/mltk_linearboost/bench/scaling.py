@@ -22,12 +22,16 @@ N_FEATURES = 20
 
 @dataclass
 class ScalingResult:
-    """One model at one size. Times are in seconds; ``error`` says why a time is missing."""
+    """One model at one size, in seconds. ``error`` says why a time is missing.
+
+    ``fit_cpu_seconds`` is the process's CPU time during the fit, every thread included.
+    """
 
     model: str
     rows: int
     features: int
     fit_seconds: float | None = None
+    fit_cpu_seconds: float | None = None
     predict_seconds: float | None = None
     error: str | None = None
 
@@ -87,9 +91,10 @@ def _time_model(result: ScalingResult, model: str, context: ModelContext, X, y) 
         warnings.simplefilter("ignore")
         try:
             estimator = build_model(model, context)
-            start = time.perf_counter()
+            cpu_start, start = time.process_time(), time.perf_counter()
             estimator.fit(X, y)
             result.fit_seconds = time.perf_counter() - start
+            result.fit_cpu_seconds = time.process_time() - cpu_start
 
             start = time.perf_counter()
             estimator.predict(X)

@@ -95,6 +95,8 @@ def run_cross_validation(
     """
     from mltk_linearboost.bench.summary import compare_with, rank_across_datasets, summarize
 
+    # NOTE: results are written once every fold has finished, so an
+    # interrupted run leaves no partial results and a rerun starts over.
     tasks = make_tasks(datasets, config)
     if on_start is not None:
         on_start(len(tasks))
@@ -108,6 +110,7 @@ def run_cross_validation(
             ("roc_auc", True),
             ("accuracy", True),
             ("fit_seconds", False),
+            ("fit_cpu_seconds", False),
             ("latency_seconds", False),
         )
         if (ranking := rank_across_datasets(summary, metric, higher)) is not None
