@@ -1,11 +1,10 @@
 """The models the benchmark compares, each at its library's defaults.
 
-Only three things differ from a library's defaults, and all three leave the
-model itself unchanged: logging is silenced, the thread count is set to the
-same value for every library (``threads``, 1 by default), and the seed is set
-where the library takes one. Logistic regression runs after a
-``StandardScaler``, because lbfgs does not converge on unscaled features
-within its default 100 iterations.
+Three settings differ from a library's defaults, and none of them changes the
+model. Logging is silenced. The thread count is the same for every library
+(``threads``, 1 by default). The seed is set where the library takes one.
+Logistic regression runs after a ``StandardScaler``, because lbfgs does not
+converge on unscaled features within its default 100 iterations.
 
 Each entry also carries a random-search space for ``--tune N``.
 """

@@ -28,7 +28,7 @@ RESULT_FILES = (
 
 
 def check_output_dir(out: Path, overwrite: bool) -> None:
-    """Raise ``UserInputError`` if ``out`` already holds files and ``overwrite`` is not set."""
+    """Raise ``UserInputError`` if ``out`` already contains files and ``overwrite`` is not set."""
     if out.exists() and not out.is_dir():
         raise UserInputError(f"--out {str(out)!r} is a file; pass a folder")
     if out.is_dir() and any(out.iterdir()) and not overwrite:

@@ -26,7 +26,7 @@ INNER_FOLDS = 3  # folds of the inner cross-validation that tunes each outer fol
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What one benchmark run measures. ``tune`` = 0 runs every model at its defaults."""
+    """Settings of one benchmark run. ``tune`` = 0 runs every model at its defaults."""
 
     models: tuple[str, ...]
     folds: int = 10
@@ -106,7 +106,7 @@ def run_tasks(
     config: BenchConfig,
     on_result: Callable[[FoldResult], None] | None = None,
 ) -> list[FoldResult]:
-    """Run ``tasks`` on ``config.jobs`` joblib workers; ``on_result`` sees each result as it ends.
+    """Run ``tasks`` on ``config.jobs`` joblib workers, calling ``on_result`` as each one ends.
 
     Results are returned in task order, whatever order they finished in.
     """

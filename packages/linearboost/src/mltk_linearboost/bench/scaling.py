@@ -22,7 +22,7 @@ N_FEATURES = 20
 
 @dataclass
 class ScalingResult:
-    """One model at one size, in seconds. ``error`` says why a time is missing.
+    """One model at one size, in seconds. ``error`` gives the reason a time is missing.
 
     ``fit_cpu_seconds`` is the process's CPU time during the fit, every thread included.
     """

@@ -91,7 +91,7 @@ def run_cross_validation(
 ) -> dict[str, Any]:
     """Run every model on every dataset and return the results payload.
 
-    ``on_start`` receives the number of tasks; ``on_result`` sees each fold as it finishes.
+    ``on_start`` receives the number of tasks, and ``on_result`` each fold as it finishes.
     """
     from mltk_linearboost.bench.summary import compare_with, rank_across_datasets, summarize
 
