@@ -179,6 +179,8 @@ class ModelConfig:
                 "unsupported Hugging Face config: attention_bias and mlp_bias must be false"
             )
 
+        # transformers 5 moved rope_theta and rope_scaling into one rope_parameters dict.
+        rope = config.get("rope_parameters") or {}
         dim = int(config["hidden_size"])
         n_heads = int(config["num_attention_heads"])
         head_dim = config.get("head_dim")
@@ -195,8 +197,8 @@ class ModelConfig:
             vocab_size=int(config["vocab_size"]),
             hidden_dim=int(config["intermediate_size"]),
             norm_eps=float(config.get("rms_norm_eps", 1e-6)),
-            rope_theta=float(config.get("rope_theta", 10000.0)),
-            rope_scaling=_hf_rope_scaling(config.get("rope_scaling")),
+            rope_theta=float(rope.get("rope_theta", config.get("rope_theta", 10000.0))),
+            rope_scaling=_hf_rope_scaling(config.get("rope_scaling") or rope),
             max_seq_len=int(config.get("max_position_embeddings", 2048)),
             tie_embeddings=bool(config.get("tie_word_embeddings", False)),
         )
@@ -288,7 +290,7 @@ def _hf_rope_scaling(raw: Mapping[str, Any] | None) -> RopeScaling | None:
     if not raw:
         return None
     kind = raw.get("rope_type", raw.get("type"))
-    if kind == "default":
+    if kind in ("default", None):
         return None
     if kind != "llama3":
         raise UserInputError(
