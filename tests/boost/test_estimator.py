@@ -8,13 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse
-from sklearn.base import clone
-from sklearn.datasets import make_circles, make_classification
-from sklearn.metrics import log_loss
-
 from mltk_core.errors import UserInputError
 from mltk_linearboost import LinearBoostClassifier
 from mltk_linearboost.scaling import SCALER_CHOICES
+from sklearn.base import clone
+from sklearn.datasets import make_circles, make_classification
+from sklearn.metrics import log_loss
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +98,12 @@ def test_samme_multiclass_accuracy(multiclass):
 def test_early_stopping_trims_to_best(algorithm, binary):
     X, y, _, _ = binary
     model = LinearBoostClassifier(
-        algorithm=algorithm, n_estimators=500, learning_rate=0.5, early_stopping=True, n_iter_no_change=5, random_state=0
+        algorithm=algorithm,
+        n_estimators=500,
+        learning_rate=0.5,
+        early_stopping=True,
+        n_iter_no_change=5,
+        random_state=0,
     ).fit(X, y)
     losses = model.validation_loss_
     assert len(losses) < 500
@@ -134,15 +138,21 @@ def test_zero_weight_removes_row(params, binary):
     kept = weight > 0
     full = LinearBoostClassifier(random_state=3, **params).fit(X, y, sample_weight=weight)
     removed = LinearBoostClassifier(random_state=3, **params).fit(X[kept], y[kept])
-    np.testing.assert_allclose(full.predict_proba(X_test), removed.predict_proba(X_test), rtol=1e-10)
+    np.testing.assert_allclose(
+        full.predict_proba(X_test), removed.predict_proba(X_test), rtol=1e-10
+    )
 
 
 def test_integer_weight_repeats_row(binary):
     X, y, X_test, _ = binary
     counts = np.arange(len(y)) % 3
     weighted = LinearBoostClassifier(subsample=1.0, random_state=0).fit(X, y, sample_weight=counts)
-    repeated = LinearBoostClassifier(subsample=1.0, random_state=0).fit(X.repeat(counts, 0), y.repeat(counts))
-    np.testing.assert_allclose(weighted.predict_proba(X_test), repeated.predict_proba(X_test), rtol=1e-8)
+    repeated = LinearBoostClassifier(subsample=1.0, random_state=0).fit(
+        X.repeat(counts, 0), y.repeat(counts)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X_test), repeated.predict_proba(X_test), rtol=1e-8
+    )
 
 
 def test_class_weight_favours_class():
@@ -170,7 +180,9 @@ def test_kernel_approximation_bends_boundary(kernel):
 
 def test_kernel_hides_feature_importances(binary):
     X, y, _, _ = binary
-    model = LinearBoostClassifier(kernel_approximation="rff", n_components=10, n_estimators=5).fit(X, y)
+    model = LinearBoostClassifier(kernel_approximation="rff", n_components=10, n_estimators=5).fit(
+        X, y
+    )
     assert not hasattr(model, "feature_importances_")
 
 
@@ -218,7 +230,9 @@ def test_large_predict_chunks_match(binary):
     X, y, _, _ = binary
     model = LinearBoostClassifier(random_state=0).fit(X, y)
     X_large = np.tile(X, (20, 1))  # 6,000 rows: more than one prediction chunk
-    np.testing.assert_allclose(model.decision_function(X_large)[: len(X)], model.decision_function(X), rtol=1e-12)
+    np.testing.assert_allclose(
+        model.decision_function(X_large)[: len(X)], model.decision_function(X), rtol=1e-12
+    )
 
 
 def test_import_leaves_torch_unloaded(binary):
@@ -228,7 +242,9 @@ def test_import_leaves_torch_unloaded(binary):
         "LinearBoostClassifier(n_estimators=3).fit(X, y).predict(X); "
         "print('torch' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
@@ -298,7 +314,9 @@ def test_sparse_rejected(binary):
 def test_wrong_feature_count_rejected(binary):
     X, y, X_test, _ = binary
     model = LinearBoostClassifier(n_estimators=3).fit(X, y)
-    with pytest.raises(ValueError, match="X has 7 features, but LinearBoostClassifier is expecting 8"):
+    with pytest.raises(
+        ValueError, match="X has 7 features, but LinearBoostClassifier is expecting 8"
+    ):
         model.predict(X_test[:, :7])
 
 

@@ -1,8 +1,7 @@
 """LinearBoostClassifier against scikit-learn's estimator contract (parametrize_with_checks)."""
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from mltk_linearboost import LinearBoostClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 ESTIMATORS = [
     LinearBoostClassifier(device="cpu"),

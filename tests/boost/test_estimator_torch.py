@@ -37,7 +37,9 @@ def test_torch_cpu_matches_numpy(params, n_classes, data):
     on_torch = LinearBoostClassifier(device=torch.device("cpu"), random_state=0, **params).fit(X, y)
     assert on_torch.n_estimators_ == cpu.n_estimators_
     # SAMME compounds rounding through its exponential reweighting: agreement to about 1e-7.
-    np.testing.assert_allclose(on_torch.decision_function(X_test), cpu.decision_function(X_test), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        on_torch.decision_function(X_test), cpu.decision_function(X_test), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_backend_selection():
@@ -48,6 +50,8 @@ def test_backend_selection():
 
 def test_fitted_model_holds_numpy(data):
     X, y, _ = data
-    model = LinearBoostClassifier(device=torch.device("cpu"), n_estimators=5, random_state=0).fit(X, y)
+    model = LinearBoostClassifier(device=torch.device("cpu"), n_estimators=5, random_state=0).fit(
+        X, y
+    )
     assert isinstance(model.ensemble_.coef, np.ndarray)
     assert isinstance(model.ensemble_.values, np.ndarray)

@@ -2,9 +2,8 @@
 
 import numpy as np
 import pytest
-
 from mltk_linearboost import SEFRClassifier
-from mltk_linearboost.sefr import SEFR_EPSILON, fit_sefr
+from mltk_linearboost.sefr import SEFR_EPSILON, fit_sefr, side_indicator
 
 
 def reference_sefr(X, y, weight):
@@ -23,7 +22,9 @@ def reference_sefr(X, y, weight):
     score = [sum(X[i, j] * coef[j] for j in range(X.shape[1])) for i in range(len(y))]
     score_plus = sum(weight[i] * score[i] for i in positive) / positive_total
     score_minus = sum(weight[i] * score[i] for i in negative) / negative_total
-    bias = (negative_total * score_plus + positive_total * score_minus) / (positive_total + negative_total)
+    bias = (negative_total * score_plus + positive_total * score_minus) / (
+        positive_total + negative_total
+    )
     return np.array(coef), bias
 
 
@@ -36,14 +37,14 @@ def problem():
     return X, y, weight
 
 
-def split_weight(y, weight):
-    positive = (weight * (y == 1))[:, None]
-    return positive, weight[:, None] - positive
+def side_weight(y, weight):
+    """Stack weight as positive (y == 1) and negative sides for fit_sefr."""
+    return weight[:, None, None] * side_indicator((y == 1).astype(float)[:, None])
 
 
 def test_fit_sefr_matches_formula(problem):
     X, y, weight = problem
-    coef, intercept = fit_sefr(X, *split_weight(y, weight))
+    coef, intercept = fit_sefr(X, side_weight(y, weight))
     expected_coef, expected_bias = reference_sefr(X, y, weight)
     np.testing.assert_allclose(coef[:, 0], expected_coef, rtol=1e-12)
     np.testing.assert_allclose(intercept[0], expected_bias, rtol=1e-12)
@@ -52,10 +53,10 @@ def test_fit_sefr_matches_formula(problem):
 def test_fit_sefr_columns_independent(problem):
     X, y, weight = problem
     other = 1 - y
-    positive = np.column_stack([weight * y, weight * other])
-    coef, intercept = fit_sefr(X, positive, weight[:, None] - positive)
+    both = weight[:, None, None] * side_indicator(np.column_stack([y, other]).astype(float))
+    coef, intercept = fit_sefr(X, both)
 
-    coef_other, intercept_other = fit_sefr(X, *split_weight(other, weight))
+    coef_other, intercept_other = fit_sefr(X, side_weight(other, weight))
     np.testing.assert_allclose(coef[:, 1], coef_other[:, 0], rtol=1e-12)
     np.testing.assert_allclose(intercept[1], intercept_other[0], rtol=1e-12)
 
@@ -65,8 +66,8 @@ def test_zero_weight_removes_row(problem):
     weight = weight.copy()
     weight[[3, 7, 19]] = 0.0
     kept = weight > 0
-    coef, intercept = fit_sefr(X, *split_weight(y, weight))
-    coef_removed, intercept_removed = fit_sefr(X[kept], *split_weight(y[kept], weight[kept]))
+    coef, intercept = fit_sefr(X, side_weight(y, weight))
+    coef_removed, intercept_removed = fit_sefr(X[kept], side_weight(y[kept], weight[kept]))
     np.testing.assert_allclose(coef, coef_removed, rtol=1e-12)
     np.testing.assert_allclose(intercept, intercept_removed, rtol=1e-12)
 
@@ -74,8 +75,8 @@ def test_zero_weight_removes_row(problem):
 def test_integer_weight_repeats_row(problem):
     X, y, _ = problem
     counts = np.arange(40) % 3 + 1
-    coef, intercept = fit_sefr(X, *split_weight(y, counts.astype(float)))
-    repeated = fit_sefr(X.repeat(counts, 0), *split_weight(y.repeat(counts), np.ones(counts.sum())))
+    coef, intercept = fit_sefr(X, side_weight(y, counts.astype(float)))
+    repeated = fit_sefr(X.repeat(counts, 0), side_weight(y.repeat(counts), np.ones(counts.sum())))
     np.testing.assert_allclose(coef, repeated[0], rtol=1e-12)
     np.testing.assert_allclose(intercept, repeated[1], rtol=1e-12)
 
@@ -84,14 +85,13 @@ def test_zero_feature_gets_zero_weight(problem):
     X, y, weight = problem
     X = X.copy()
     X[:, 2] = 0.0
-    coef, _ = fit_sefr(X, *split_weight(y, weight))
+    coef, _ = fit_sefr(X, side_weight(y, weight))
     assert coef[2, 0] == 0.0
 
 
 def test_empty_side_stays_finite(problem):
     X, y, weight = problem
-    positive = np.zeros((40, 1))
-    coef, intercept = fit_sefr(X, positive, weight[:, None])
+    coef, intercept = fit_sefr(X, side_weight(np.zeros(40), weight))
     assert np.isfinite(coef).all()
     assert np.isfinite(intercept).all()
 

@@ -8,6 +8,9 @@ differs live here. torch is imported only when a torch backend is built.
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 
 # Below this many feature values (rows x features), "auto" stays on the CPU even
@@ -50,6 +53,9 @@ class NumpyBackend:
     def maximum(self, a, b):
         return np.maximum(a, b)
 
+    def minimum(self, a, b):
+        return np.minimum(a, b)
+
     def argmax(self, x):
         return x.argmax(1)
 
@@ -61,10 +67,11 @@ class NumpyBackend:
         return shifted / shifted.sum(1, keepdims=True)
 
     def sort_columns(self, x):
+        # Not a stable sort: tied entries are equal, so their order changes no quantile.
         if x.shape[1] == 1:  # the binary case, where 1-D indexing is several times faster
-            order = np.argsort(x[:, 0], kind="stable")[:, None]
+            order = np.argsort(x[:, 0])[:, None]
             return x[order[:, 0]], order
-        order = np.argsort(x, axis=0, kind="stable")
+        order = np.argsort(x, axis=0)
         return np.take_along_axis(x, order, 0), order
 
     def count_below(self, sorted_columns, values, inclusive=False):
@@ -116,7 +123,11 @@ class TorchBackend:
         return self.torch.as_tensor(np.asarray(array), dtype=dtype, device=self.device)
 
     def to_numpy(self, array):
-        return array.detach().cpu().double().numpy() if array.is_floating_point() else array.cpu().numpy()
+        return (
+            array.detach().cpu().double().numpy()
+            if array.is_floating_point()
+            else array.cpu().numpy()
+        )
 
     def scalar(self, value):
         return float(value.item())
@@ -139,6 +150,9 @@ class TorchBackend:
     def maximum(self, a, b):
         return self.torch.maximum(a, b)
 
+    def minimum(self, a, b):
+        return self.torch.clamp(a, max=b)
+
     def argmax(self, x):
         return x.argmax(1)
 
@@ -149,10 +163,12 @@ class TorchBackend:
         return self.torch.softmax(x, 1)
 
     def sort_columns(self, x):
-        return self.torch.sort(x, dim=0, stable=True)
+        return self.torch.sort(x, dim=0)
 
     def count_below(self, sorted_columns, values, inclusive=False):
-        return self.torch.searchsorted(sorted_columns.T.contiguous(), values.contiguous(), right=inclusive)
+        return self.torch.searchsorted(
+            sorted_columns.T.contiguous(), values.contiguous(), right=inclusive
+        )
 
     def bin_index(self, z, edges):
         return self.torch.searchsorted(edges.contiguous(), z.T.contiguous()).T
@@ -200,6 +216,14 @@ def select_backend(device, n_values):
 
 
 def _cuda_available():
+    # Importing torch takes seconds, so skip it on a Linux machine without the
+    # NVIDIA driver's control device, which CUDA needs.
+    if (
+        "torch" not in sys.modules
+        and sys.platform == "linux"
+        and not os.path.exists("/dev/nvidiactl")
+    ):
+        return False
     try:
         import torch
     except ImportError:

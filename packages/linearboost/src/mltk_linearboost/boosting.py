@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mltk_linearboost.sefr import fit_sefr
+from mltk_linearboost.sefr import fit_sefr, side_indicator
 
 ALGORITHM_CHOICES = ("gradient", "samme")
 
@@ -53,6 +53,10 @@ EDGE_MARGIN = 1e-9
 
 # Probabilities are kept this far from 0 and 1 inside the validation loss.
 PROBABILITY_FLOOR = 1e-12
+
+# Up to this many rows, prediction finds bins by broadcast comparison; above,
+# by binary search (see Ensemble._bin_index).
+BROADCAST_BIN_ROWS = 64
 
 # Values per prediction chunk (float64: 32 MiB), see Ensemble.decision.
 PREDICT_CHUNK_VALUES = 1 << 22
@@ -113,7 +117,10 @@ class Ensemble:
         chunk_rows = max(1, PREDICT_CHUNK_VALUES // values_per_row)
         if X.shape[0] <= chunk_rows:
             return self._decision(X)
-        chunks = [self._decision(X[start : start + chunk_rows]) for start in range(0, X.shape[0], chunk_rows)]
+        chunks = [
+            self._decision(X[start : start + chunk_rows])
+            for start in range(0, X.shape[0], chunk_rows)
+        ]
         return np.concatenate(chunks)
 
     def _decision(self, X: np.ndarray) -> np.ndarray:
@@ -125,7 +132,11 @@ class Ensemble:
     def staged_decision(self, X: np.ndarray):
         """Yield the decision after each round, shape (n_samples, n_outputs)."""
         contributions = self.contributions(X)
-        running = np.zeros((X.shape[0], self.n_outputs)) if self.algorithm == "samme" else self.init.copy()
+        running = (
+            np.zeros((X.shape[0], self.n_outputs))
+            if self.algorithm == "samme"
+            else self.init.copy()
+        )
         alpha_total = 0.0
         for round_index in range(self.n_rounds):
             running = running + contributions[:, round_index]
@@ -142,7 +153,7 @@ class Ensemble:
         z = (X @ flat_coef).reshape(-1, n_rounds, n_outputs) - self.intercept
 
         if self.algorithm == "gradient":
-            bins = (z[..., None] > self.edges).sum(-1)  # (n_samples, n_rounds, n_outputs)
+            bins = self._bin_index(z)  # (n_samples, n_rounds, n_outputs)
             n_bins = self.values.shape[2]
             offsets = np.arange(n_rounds * n_outputs).reshape(n_rounds, n_outputs) * n_bins
             return self.values.reshape(-1)[bins + offsets]
@@ -152,6 +163,20 @@ class Ensemble:
         votes = z.argmax(2)[..., None] == np.arange(n_outputs)  # (n_samples, n_rounds, n_classes)
         symmetric = np.where(votes, 1.0, -1.0 / (n_outputs - 1))
         return self.alpha[:, None] * symmetric
+
+    def _bin_index(self, z: np.ndarray) -> np.ndarray:
+        # Few rows: one broadcast comparison against every edge, which has the
+        # least per-call overhead. Many rows: a binary search per round, which
+        # touches far less memory (about 3x faster at 200,000 rows).
+        if z.shape[0] <= BROADCAST_BIN_ROWS:
+            return (z[..., None] > self.edges).sum(-1)
+        n_samples, n_rounds, n_outputs = z.shape
+        per_round_z = np.ascontiguousarray(z.reshape(n_samples, -1).T)  # (rounds * outputs, n)
+        per_round_edges = self.edges.reshape(n_rounds * n_outputs, -1)
+        bins = np.empty(per_round_z.shape, dtype=np.int64)
+        for index in range(per_round_z.shape[0]):
+            bins[index] = np.searchsorted(per_round_edges[index], per_round_z[index])
+        return bins.T.reshape(n_samples, n_rounds, n_outputs)
 
     def probabilities(self, decision: np.ndarray) -> np.ndarray:
         """Turn a decision into class probabilities, shape (n_samples, n_classes)."""
@@ -184,7 +209,9 @@ class TrainingData:
     weight: object  # (n_samples,)
 
 
-def fit_ensemble(backend, train: TrainingData, config: BoostingConfig, n_classes: int, rng, validation=None):
+def fit_ensemble(
+    backend, train: TrainingData, config: BoostingConfig, n_classes: int, rng, validation=None
+):
     """Run the boosting loop of ``config.algorithm`` and return the fitted :class:`Ensemble`.
 
     ``rng`` (a NumPy ``Generator``) draws the per-round subsamples and the rows
@@ -247,6 +274,7 @@ class _GradientLoop:
         self.n_outputs = 1 if n_classes == 2 else n_classes
         # Targets per output: the second class's indicator, or every class's.
         self.target = train.onehot[:, 1:] if n_classes == 2 else train.onehot
+        self.sides = side_indicator(self.target, backend.asarray)
         self.step_factor = 1.0 if n_classes == 2 else (n_classes - 1) / n_classes
 
         self.init = self._prior_decision()
@@ -283,16 +311,24 @@ class _GradientLoop:
 
         # SEFR on the labels, each row weighted by the size of its gradient.
         gradient_weight = weight[:, None] * abs(residual)
-        positive = gradient_weight * self.target
-        coef, intercept = fit_sefr(self.train.X, positive, gradient_weight - positive)
+        coef, intercept = fit_sefr(self.train.X, gradient_weight[:, None, :] * self.sides)
         z = self.train.X @ coef - intercept
 
         edges = self._bin_edges(z, weight)  # (n_outputs, n_bins - 1)
         flat_bins = self._flat_bins(z, edges)
         n_cells = self.n_outputs * config.n_bins
-        gradient_sum = backend.bincount(flat_bins.reshape(-1), (weight[:, None] * residual).reshape(-1), n_cells)
-        hessian_sum = backend.bincount(flat_bins.reshape(-1), (weight[:, None] * hessian).reshape(-1), n_cells)
-        values = config.learning_rate * self.step_factor * gradient_sum / (hessian_sum + config.reg_lambda)
+        gradient_sum = backend.bincount(
+            flat_bins.reshape(-1), (weight[:, None] * residual).reshape(-1), n_cells
+        )
+        hessian_sum = backend.bincount(
+            flat_bins.reshape(-1), (weight[:, None] * hessian).reshape(-1), n_cells
+        )
+        values = (
+            config.learning_rate
+            * self.step_factor
+            * gradient_sum
+            / (hessian_sum + config.reg_lambda)
+        )
 
         self.decision = self.decision + values[flat_bins]
         self.rounds.append((coef, intercept, edges, values.reshape(self.n_outputs, config.n_bins)))
@@ -306,7 +342,8 @@ class _GradientLoop:
         sorted_z, order = backend.sort_columns(z)
         cumulative = backend.cumsum(weight[order])  # (n_rows, n_outputs)
         thresholds = cumulative[-1][:, None] * self.levels  # (n_outputs, n_bins - 1)
-        position = backend.clip(backend.count_below(cumulative, thresholds), 0, z.shape[0] - 1)
+        last = z.shape[0] - 1
+        position = backend.minimum(backend.count_below(cumulative, thresholds), last)
         columns = backend.arange(self.n_outputs)[:, None]
         quantile = sorted_z[position, columns]  # (n_outputs, n_bins - 1)
 
@@ -318,7 +355,7 @@ class _GradientLoop:
         # to two copies of the row.
         margin = EDGE_MARGIN * (abs(quantile) + 1.0)
         larger = backend.count_below(sorted_z, quantile + margin, inclusive=True)
-        upper = sorted_z[backend.clip(larger, 0, z.shape[0] - 1), columns]
+        upper = sorted_z[backend.minimum(larger, last), columns]
         return 0.5 * (quantile + backend.maximum(upper, quantile + 2.0 * margin))
 
     def _flat_bins(self, z, edges):
@@ -328,15 +365,21 @@ class _GradientLoop:
     def validation_loss(self, validation: TrainingData) -> float:
         coef, intercept, edges, values = self.rounds[-1]
         if self.validation_decision is None:
-            self.validation_decision = self.backend.zeros((validation.X.shape[0], self.n_outputs)) + self.init
+            self.validation_decision = (
+                self.backend.zeros((validation.X.shape[0], self.n_outputs)) + self.init
+            )
         z = validation.X @ coef - intercept
-        self.validation_decision = self.validation_decision + values.reshape(-1)[self._flat_bins(z, edges)]
+        self.validation_decision = (
+            self.validation_decision + values.reshape(-1)[self._flat_bins(z, edges)]
+        )
         probability = self.link(self.validation_decision)
         return _log_loss(self.backend, probability, validation, self.n_outputs)
 
     def ensemble(self) -> Ensemble:
         to_numpy = self.backend.to_numpy
-        coef, intercept, edges, values = (np.stack([to_numpy(r[i]) for r in self.rounds]) for i in range(4))
+        coef, intercept, edges, values = (
+            np.stack([to_numpy(r[i]) for r in self.rounds]) for i in range(4)
+        )
         return Ensemble(
             algorithm="gradient",
             n_classes=self.train.onehot.shape[1],
@@ -357,6 +400,8 @@ class _SammeLoop:
         self.n_classes = n_classes
         self.n_outputs = 1 if n_classes == 2 else n_classes
         self.boost_weight = train.weight / train.weight.sum()
+        target = train.onehot[:, 1:] if n_classes == 2 else train.onehot
+        self.sides = side_indicator(target, backend.asarray)
         self.rounds: list[tuple] = []
         self.validation_votes = None
 
@@ -373,11 +418,7 @@ class _SammeLoop:
     def step(self, weight) -> bool:
         backend, train = self.backend, self.train
         round_weight = self.boost_weight * (weight > 0)
-        if self.n_outputs == 1:
-            positive = (round_weight * train.onehot[:, 1])[:, None]
-        else:
-            positive = round_weight[:, None] * train.onehot
-        coef, intercept = fit_sefr(train.X, positive, round_weight[:, None] - positive)
+        coef, intercept = fit_sefr(train.X, round_weight[:, None, None] * self.sides)
 
         predicted = self._predict_class(train.X, coef, intercept)
         missed = (predicted != train.labels) * 1.0
@@ -387,7 +428,9 @@ class _SammeLoop:
         if error >= chance_error and self.rounds:
             return True  # no better than chance: SAMME stops without this round
         error = min(max(error, SAMME_MIN_ERROR), chance_error - SAMME_MIN_ERROR)
-        alpha = self.config.learning_rate * float(np.log((1.0 - error) / error) + np.log(self.n_classes - 1))
+        alpha = self.config.learning_rate * float(
+            np.log((1.0 - error) / error) + np.log(self.n_classes - 1)
+        )
         self.rounds.append((coef, intercept, alpha))
 
         # Up-weight the missed rows; rows with zero weight stay at zero.
@@ -404,7 +447,9 @@ class _SammeLoop:
         else:
             onehot = backend.onehot(predicted, self.n_classes)
             vote = onehot - (1.0 - onehot) / (self.n_classes - 1)
-        votes = alpha * vote if self.validation_votes is None else self.validation_votes + alpha * vote
+        votes = (
+            alpha * vote if self.validation_votes is None else self.validation_votes + alpha * vote
+        )
         self.validation_votes = votes
         decision = votes / sum(r[2] for r in self.rounds)
         if self.n_outputs == 1:
@@ -440,7 +485,9 @@ def _log_loss(backend, probability, validation: TrainingData, n_outputs: int) ->
     probability = backend.clip(probability, PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
     if n_outputs == 1:
         positive = validation.onehot[:, 1:]
-        per_row = -(positive * backend.log(probability) + (1.0 - positive) * backend.log(1.0 - probability))
+        per_row = -(
+            positive * backend.log(probability) + (1.0 - positive) * backend.log(1.0 - probability)
+        )
     else:
         per_row = -(validation.onehot * backend.log(probability))
     weight = validation.weight

@@ -13,7 +13,9 @@ from __future__ import annotations
 KERNEL_CHOICES = ("rff", "nystroem")
 
 
-def make_kernel_map(kind: str, n_components: int, gamma: float | None, n_features: int, random_state: int):
+def make_kernel_map(
+    kind: str, n_components: int, gamma: float | None, n_features: int, random_state: int
+):
     """Return the unfitted feature map for ``kind``, seeded by ``random_state``.
 
     ``gamma=None`` uses 1 / n_features, the usual default on features in [0, 1].
@@ -24,7 +26,10 @@ def make_kernel_map(kind: str, n_components: int, gamma: float | None, n_feature
     if kind == "rff":
         return RBFSampler(gamma=gamma, n_components=n_components, random_state=random_state)
     if kind == "nystroem":
-        return Nystroem(kernel="rbf", gamma=gamma, n_components=n_components, random_state=random_state)
+        return Nystroem(
+            kernel="rbf", gamma=gamma, n_components=n_components, random_state=random_state
+        )
     raise ValueError(
-        f"invalid kernel_approximation {kind!r}: expected None or one of {', '.join(KERNEL_CHOICES)}"
+        f"invalid kernel_approximation {kind!r}: "
+        f"expected None or one of {', '.join(KERNEL_CHOICES)}"
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from mltk_core.errors import UserInputError
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d
 
-from mltk_core.errors import UserInputError
 from mltk_linearboost.backend import select_backend
 from mltk_linearboost.boosting import ALGORITHM_CHOICES, BoostingConfig, TrainingData, fit_ensemble
 from mltk_linearboost.kernels import KERNEL_CHOICES, make_kernel_map
@@ -44,8 +44,10 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         Fraction of the rows, drawn anew each round, that fit the round
         (stochastic gradient boosting). Besides regularising, it varies the SEFR
         direction from round to round, which full-data rounds keep nearly fixed.
-    scaler : {"minmax", "standard", "robust", "quantile-uniform", "quantile-normal", "power"}, default="minmax"
-        Scaling before SEFR. Every choice other than ``"minmax"`` is followed by
+    scaler : str, default="minmax"
+        One of "minmax", "standard", "robust", "quantile-uniform",
+        "quantile-normal" and "power".
+        Every choice other than ``"minmax"`` is followed by
         min-max scaling to [0, 1], because SEFR assumes non-negative features.
     class_weight : dict, "balanced" or None, default=None
         Class weights, multiplied into the sample weights.
@@ -153,18 +155,24 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         if y is None:
-            raise UserInputError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+            raise UserInputError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
         X = check_features(self, X, reset=True)
         y = column_or_1d(y, warn=True)
         if y.shape[0] != X.shape[0]:
-            raise UserInputError(f"y has {y.shape[0]} labels for {X.shape[0]} rows of X; give one label per row")
+            raise UserInputError(
+                f"y has {y.shape[0]} labels for {X.shape[0]} rows of X; give one label per row"
+            )
         weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
 
         # Drop zero-weight rows before anything else, so that they cannot move the
         # scaling, the classes, the validation split or the random draws.
         kept = weight > 0
         if not kept.any():
-            raise UserInputError("sample_weight is zero for every row; at least two classes need positive weight")
+            raise UserInputError(
+                "sample_weight is zero for every row; at least two classes need positive weight"
+            )
         X, y, weight = X[kept], y[kept], weight[kept]
         self.classes_, labels = check_labels(y)
         if self.class_weight is not None:
@@ -202,20 +210,48 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_params(self):
         checks = [
-            (isinstance(self.n_estimators, (int, np.integer)) and self.n_estimators >= 1, "n_estimators", "an integer >= 1"),
-            (self.algorithm in ALGORITHM_CHOICES, "algorithm", f"one of {', '.join(ALGORITHM_CHOICES)}"),
-            (_is_number(self.learning_rate) and self.learning_rate > 0, "learning_rate", "a number > 0"),
-            (isinstance(self.n_bins, (int, np.integer)) and self.n_bins >= 2, "n_bins", "an integer >= 2"),
+            (
+                isinstance(self.n_estimators, (int, np.integer)) and self.n_estimators >= 1,
+                "n_estimators",
+                "an integer >= 1",
+            ),
+            (
+                self.algorithm in ALGORITHM_CHOICES,
+                "algorithm",
+                f"one of {', '.join(ALGORITHM_CHOICES)}",
+            ),
+            (
+                _is_number(self.learning_rate) and self.learning_rate > 0,
+                "learning_rate",
+                "a number > 0",
+            ),
+            (
+                isinstance(self.n_bins, (int, np.integer)) and self.n_bins >= 2,
+                "n_bins",
+                "an integer >= 2",
+            ),
             (_is_number(self.reg_lambda) and self.reg_lambda >= 0, "reg_lambda", "a number >= 0"),
-            (_is_number(self.subsample) and 0 < self.subsample <= 1, "subsample", "a number in (0, 1]"),
+            (
+                _is_number(self.subsample) and 0 < self.subsample <= 1,
+                "subsample",
+                "a number in (0, 1]",
+            ),
             (self.scaler in SCALER_CHOICES, "scaler", f"one of {', '.join(SCALER_CHOICES)}"),
             (
                 self.kernel_approximation is None or self.kernel_approximation in KERNEL_CHOICES,
                 "kernel_approximation",
                 f"None or one of {', '.join(KERNEL_CHOICES)}",
             ),
-            (isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1, "n_components", "an integer >= 1"),
-            (self.gamma is None or (_is_number(self.gamma) and self.gamma > 0), "gamma", "None or a number > 0"),
+            (
+                isinstance(self.n_components, (int, np.integer)) and self.n_components >= 1,
+                "n_components",
+                "an integer >= 1",
+            ),
+            (
+                self.gamma is None or (_is_number(self.gamma) and self.gamma > 0),
+                "gamma",
+                "None or a number > 0",
+            ),
             (
                 _is_number(self.validation_fraction) and 0 < self.validation_fraction < 1,
                 "validation_fraction",
@@ -280,8 +316,8 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
             )
         if len(np.unique(labels[train_rows])) < len(self.classes_):
             raise UserInputError(
-                f"early_stopping with validation_fraction={self.validation_fraction} leaves a class "
-                "without training rows; lower validation_fraction or turn early_stopping off"
+                f"early_stopping with validation_fraction={self.validation_fraction} leaves a "
+                "class without training rows; lower validation_fraction or turn early_stopping off"
             )
         return np.sort(train_rows), np.sort(validation_rows)
 
@@ -362,4 +398,8 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
 
 
 def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) and np.isfinite(value)
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
+        and np.isfinite(value)
+    )

@@ -33,16 +33,18 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 SEFR_EPSILON = 1e-7
 
 
-def fit_sefr(X, positive_weight, negative_weight):
-    """Fit one SEFR classifier per column of the weight matrices.
+def fit_sefr(X, side_weight):
+    """Fit one SEFR classifier per problem, all in one pass over X.
 
     Parameters
     ----------
     X : array of shape (n_samples, n_features)
         Features scaled to [0, 1]; a NumPy array or a torch tensor.
-    positive_weight, negative_weight : arrays of shape (n_samples, n_problems)
-        Sample weight of each row as a positive and as a negative example of each
-        problem; a row belongs to one side, so the other weight is zero.
+    side_weight : array of shape (n_samples, 2, n_problems)
+        Sample weight of each row as a positive (``[:, 0]``) and as a negative
+        (``[:, 1]``) example of each problem. A row belongs to one side, so its
+        other weight is zero. Stacking the sides lets one matrix product compute
+        every class mean, which halves the passes over X on large data.
 
     Returns
     -------
@@ -50,23 +52,37 @@ def fit_sefr(X, positive_weight, negative_weight):
     intercept : array of shape (n_problems,)
         The decision of problem ``k`` is ``X @ coef[:, k] - intercept[k]``.
     """
-    positive_total = positive_weight.sum(0)  # (n_problems,)
-    negative_total = negative_weight.sum(0)
-    positive_safe = _nonzero(positive_total)
-    negative_safe = _nonzero(negative_total)
-
-    positive_mean = (X.T @ positive_weight) / positive_safe  # (n_features, n_problems)
-    negative_mean = (X.T @ negative_weight) / negative_safe
+    n_samples, _, n_problems = side_weight.shape
+    totals = side_weight.sum(0)  # (2, n_problems): W_plus and W_minus
+    sums = X.T @ side_weight.reshape(n_samples, 2 * n_problems)
+    means = sums.reshape(-1, 2, n_problems) / _nonzero(totals)  # (n_features, 2, n_problems)
+    positive_mean, negative_mean = means[:, 0], means[:, 1]
     coef = (positive_mean - negative_mean) / (positive_mean + negative_mean + SEFR_EPSILON)
 
     # The weighted mean score of a class is its mean feature vector times coef,
     # because the score is linear: O(n_features) work instead of O(n_samples).
     positive_score = (positive_mean * coef).sum(0)
     negative_score = (negative_mean * coef).sum(0)
+    positive_total, negative_total = totals[0], totals[1]
     intercept = (negative_total * positive_score + positive_total * negative_score) / _nonzero(
         positive_total + negative_total
     )
     return coef, intercept
+
+
+def side_indicator(target, asarray=np.asarray):
+    """Return the (n_samples, 2, n_problems) 0/1 array of :func:`fit_sefr`'s sides.
+
+    ``target`` (n_samples, n_problems) is 1 where a row is a positive example
+    and 0 where it is a negative one. ``asarray`` moves the constants to the
+    array library of ``target``.
+    """
+    return target[:, None, :] * asarray(_SIDE_SIGN) + asarray(_SIDE_OFFSET)
+
+
+# side = target * sign + offset: the positive side is target, the negative 1 - target.
+_SIDE_SIGN = np.array([[1.0], [-1.0]])
+_SIDE_OFFSET = np.array([[0.0], [1.0]])
 
 
 def _nonzero(total):
@@ -116,8 +132,8 @@ class SEFRClassifier(ClassifierMixin, BaseEstimator):
         self.data_range_ = np.where(data_range > 0, data_range, 1.0)
 
         scaled = (X - self.data_min_) / self.data_range_
-        is_positive = (y == self.classes_[1])[:, None]
-        coef, intercept = fit_sefr(scaled, weight[:, None] * is_positive, weight[:, None] * ~is_positive)
+        is_positive = (y == self.classes_[1]).astype(np.float64)[:, None]
+        coef, intercept = fit_sefr(scaled, weight[:, None, None] * side_indicator(is_positive))
         self.coef_ = coef[:, 0]
         self.intercept_ = float(intercept[0])
         return self

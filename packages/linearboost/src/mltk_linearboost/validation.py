@@ -7,10 +7,9 @@ scikit-learn code catches them as usual and the CLI reports them as invalid inpu
 from __future__ import annotations
 
 import numpy as np
+from mltk_core.errors import UserInputError
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import validate_data
-
-from mltk_core.errors import UserInputError
 
 
 def check_features(estimator, X, *, reset: bool) -> np.ndarray:
@@ -63,11 +62,16 @@ def check_finite(estimator, X: np.ndarray) -> None:
     column = int(np.flatnonzero(~finite.all(0))[0])
     kind = "NaN" if np.isnan(X[:, column]).any() else "infinity"
     names = getattr(estimator, "feature_names_in_", None)
-    label = f"column {column} ({names[column]!r})" if names is not None and len(names) > column else f"column {column}"
+    label = (
+        f"column {column} ({names[column]!r})"
+        if names is not None and len(names) > column
+        else f"column {column}"
+    )
     n_bad_columns = int((~finite.all(0)).sum())
     raise UserInputError(
-        f"Input X contains {kind} in {label}, one of {n_bad_columns} column(s) with NaN or infinity; "
-        "impute or drop those values first, for example with sklearn.impute.SimpleImputer"
+        f"Input X contains {kind} in {label}, one of {n_bad_columns} column(s) with NaN or "
+        "infinity; impute or drop those values first, for example with "
+        "sklearn.impute.SimpleImputer"
     )
 
 
@@ -103,7 +107,8 @@ def _reject_non_numeric_columns(X) -> None:
     if bad:
         raise UserInputError(
             f"X has non-numeric column(s) {', '.join(repr(name) for name in bad)}; "
-            "encode them as numbers (for example with sklearn.preprocessing.OneHotEncoder) or drop them"
+            "encode them as numbers (for example with sklearn.preprocessing.OneHotEncoder) "
+            "or drop them"
         )
 
 
