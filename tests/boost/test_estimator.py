@@ -155,6 +155,13 @@ def test_integer_weight_repeats_row(binary):
     )
 
 
+def test_max_features_limits_each_round(binary):
+    X, y, _, _ = binary
+    model = LinearBoostClassifier(max_features=0.25, n_estimators=10, random_state=0).fit(X, y)
+    used_per_round = (model.ensemble_.coef[:, :, 0] != 0).sum(1)
+    assert used_per_round.max() <= 2  # 25% of 8 features
+
+
 def test_class_weight_favours_class():
     X, y = make_classification(300, 5, weights=[0.8, 0.2], flip_y=0.1, random_state=2)
     plain = LinearBoostClassifier(random_state=0).fit(X, y)

@@ -76,6 +76,7 @@ class BoostingConfig:
     n_bins: int = 8
     reg_lambda: float = 1.0
     subsample: float = 0.8
+    max_features: float = 0.5
     n_iter_no_change: int = 10
     tol: float = 1e-4
 
@@ -226,8 +227,11 @@ def fit_ensemble(
     best_loss, best_rounds, rounds_since_best = np.inf, 0, 0
 
     for _ in range(config.n_estimators):
-        finished = state.step(_subsample_weight(backend, train.weight, config.subsample, rng))
-        if validation is not None:
+        weight = _subsample_weight(backend, train.weight, config.subsample, rng)
+        feature_mask = _feature_mask(backend, train.X.shape[1], config.max_features, rng)
+        rounds_before = state.n_rounds
+        finished = state.step(weight, feature_mask)
+        if validation is not None and state.n_rounds > rounds_before:
             loss = state.validation_loss(validation)
             losses.append(loss)
             if loss < best_loss - config.tol:
@@ -244,6 +248,15 @@ def fit_ensemble(
         ensemble = _trim(ensemble, max(best_rounds, 1))
         ensemble.validation_loss = losses
     return ensemble
+
+
+def _feature_mask(backend, n_features, fraction, rng):
+    # A fixed count per round, as scikit-learn's max_features: at least one feature.
+    if fraction >= 1.0:
+        return None
+    mask = np.zeros(n_features)
+    mask[rng.choice(n_features, max(1, round(fraction * n_features)), replace=False)] = 1.0
+    return backend.asarray(mask)
 
 
 def _subsample_weight(backend, weight, fraction, rng):
@@ -303,7 +316,7 @@ class _GradientLoop:
     def n_rounds(self) -> int:
         return len(self.rounds)
 
-    def step(self, weight) -> bool:
+    def step(self, weight, feature_mask) -> bool:
         backend, config = self.backend, self.config
         probability = self.link(self.decision)
         residual = self.target - probability  # negative gradient, (n_samples, n_outputs)
@@ -311,7 +324,9 @@ class _GradientLoop:
 
         # SEFR on the labels, each row weighted by the size of its gradient.
         gradient_weight = weight[:, None] * abs(residual)
-        coef, intercept = fit_sefr(self.train.X, gradient_weight[:, None, :] * self.sides)
+        coef, intercept = fit_sefr(
+            self.train.X, gradient_weight[:, None, :] * self.sides, feature_mask
+        )
         z = self.train.X @ coef - intercept
 
         edges = self._bin_edges(z, weight)  # (n_outputs, n_bins - 1)
@@ -415,10 +430,10 @@ class _SammeLoop:
             return self.backend.to_index(z[:, 0] > 0)
         return self.backend.argmax(z)
 
-    def step(self, weight) -> bool:
+    def step(self, weight, feature_mask) -> bool:
         backend, train = self.backend, self.train
         round_weight = self.boost_weight * (weight > 0)
-        coef, intercept = fit_sefr(train.X, round_weight[:, None, None] * self.sides)
+        coef, intercept = fit_sefr(train.X, round_weight[:, None, None] * self.sides, feature_mask)
 
         predicted = self._predict_class(train.X, coef, intercept)
         missed = (predicted != train.labels) * 1.0

@@ -44,6 +44,10 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         Fraction of the rows, drawn anew each round, that fit the round
         (stochastic gradient boosting). Besides regularising, it varies the SEFR
         direction from round to round, which full-data rounds keep nearly fixed.
+    max_features : float, default=0.5
+        Fraction of the features, drawn anew each round, that the round's SEFR
+        may weigh; the others get zero weight in that round (at least one
+        feature is always drawn). Like ``subsample``, it varies the directions.
     scaler : str, default="minmax"
         One of "minmax", "standard", "robust", "quantile-uniform",
         "quantile-normal" and "power".
@@ -99,6 +103,7 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         n_bins=8,
         reg_lambda=1.0,
         subsample=0.8,
+        max_features=0.5,
         scaler="minmax",
         class_weight=None,
         kernel_approximation=None,
@@ -117,6 +122,7 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         self.n_bins = n_bins
         self.reg_lambda = reg_lambda
         self.subsample = subsample
+        self.max_features = max_features
         self.scaler = scaler
         self.class_weight = class_weight
         self.kernel_approximation = kernel_approximation
@@ -236,6 +242,11 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
                 "subsample",
                 "a number in (0, 1]",
             ),
+            (
+                _is_number(self.max_features) and 0 < self.max_features <= 1,
+                "max_features",
+                "a number in (0, 1]",
+            ),
             (self.scaler in SCALER_CHOICES, "scaler", f"one of {', '.join(SCALER_CHOICES)}"),
             (
                 self.kernel_approximation is None or self.kernel_approximation in KERNEL_CHOICES,
@@ -276,6 +287,7 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
             n_bins=int(self.n_bins),
             reg_lambda=float(self.reg_lambda),
             subsample=float(self.subsample),
+            max_features=float(self.max_features),
             n_iter_no_change=int(self.n_iter_no_change),
             tol=float(self.tol),
         )

@@ -33,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 SEFR_EPSILON = 1e-7
 
 
-def fit_sefr(X, side_weight):
+def fit_sefr(X, side_weight, feature_mask=None):
     """Fit one SEFR classifier per problem, all in one pass over X.
 
     Parameters
@@ -45,6 +45,9 @@ def fit_sefr(X, side_weight):
         (``[:, 1]``) example of each problem. A row belongs to one side, so its
         other weight is zero. Stacking the sides lets one matrix product compute
         every class mean, which halves the passes over X on large data.
+    feature_mask : array of shape (n_features,), optional
+        1 for the features this fit may use and 0 for the others, whose weights
+        are set to zero before the threshold is computed.
 
     Returns
     -------
@@ -58,6 +61,8 @@ def fit_sefr(X, side_weight):
     means = sums.reshape(-1, 2, n_problems) / _nonzero(totals)  # (n_features, 2, n_problems)
     positive_mean, negative_mean = means[:, 0], means[:, 1]
     coef = (positive_mean - negative_mean) / (positive_mean + negative_mean + SEFR_EPSILON)
+    if feature_mask is not None:
+        coef = coef * feature_mask[:, None]
 
     # The weighted mean score of a class is its mean feature vector times coef,
     # because the score is linear: O(n_features) work instead of O(n_samples).
