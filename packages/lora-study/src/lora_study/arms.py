@@ -45,6 +45,7 @@ class ArmSpec:
 def arm_specs(settings: StudySettings) -> list[ArmSpec]:
     """Build the arms named in ``settings.arms``, in that order."""
     low, mid, high = settings.ranks
+    targets = settings.lora_targets
     catalogue = {
         "full": ArmSpec("full", "full FT", "full"),
         "full-wd": ArmSpec(
@@ -59,11 +60,11 @@ def arm_specs(settings: StudySettings) -> list[ArmSpec]:
             "full",
             dropout=settings.dropout,
         ),
-        "lora-low": _lora("lora-low", low, 2 * low, ALL_LINEAR_MODULES),
-        "lora-mid": _lora("lora-mid", mid, 2 * mid, ALL_LINEAR_MODULES),
-        "lora-high": _lora("lora-high", high, 2 * high, ALL_LINEAR_MODULES),
+        "lora-low": _lora("lora-low", low, 2 * low, targets),
+        "lora-mid": _lora("lora-mid", mid, 2 * mid, targets),
+        "lora-high": _lora("lora-high", high, 2 * high, targets),
         "lora-attn": _lora("lora-attn", high, 2 * high, ATTENTION_MODULES, "attention only"),
-        "lora-alpha-r": _lora("lora-alpha-r", high, high, ALL_LINEAR_MODULES, "alpha = r"),
+        "lora-alpha-r": _lora("lora-alpha-r", high, high, targets, "alpha = r"),
     }
     return [catalogue[key] for key in settings.arms]
 
@@ -128,6 +129,13 @@ def check_rank(model: nn.Module, paths: list[str], rank: int) -> None:
                 f"LoRA rank {rank} is larger than {path} allows: its weight is "
                 f"{tuple(weight.shape)}, so the rank can be at most {limit}; lower --ranks"
             )
+
+
+def check_arms(base: nn.Module, arms: list[ArmSpec]) -> None:
+    """Check every LoRA arm's targets and rank against ``base`` before any training starts."""
+    for arm in arms:
+        if arm.is_lora:
+            check_rank(base, target_module_paths(base, arm.targets), arm.rank)
 
 
 def build_arm_model(base: nn.Module, arm: ArmSpec, lora_dropout: float = 0.0) -> nn.Module:

@@ -69,9 +69,12 @@ def load_prose_corpus(source: str | Path | None = None) -> ProseCorpus:
 
 
 def _pydoc_topics() -> list[str]:
+    """Return the topic pages in key order. Several keys share one page, so
+    duplicates are dropped; otherwise held-out text would also be trained on."""
     from pydoc_data.topics import topics
 
-    return [topics[key].strip() for key in sorted(topics) if topics[key].strip()]
+    pages = (topics[key].strip() for key in sorted(topics))
+    return list(dict.fromkeys(page for page in pages if page))
 
 
 def _paragraph_documents(text: str, min_chars: int = 2000) -> list[str]:

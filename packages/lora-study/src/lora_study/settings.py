@@ -31,6 +31,8 @@ class StudySettings:
     arms: tuple[str, ...] = ARM_KEYS
     # LoRA ranks of the low, mid and high arms; attention-only and alpha = r use the high rank.
     ranks: tuple[int, int, int] = (2, 8, 32)
+    # Modules that the low, mid, high and alpha = r arms adapt: every linear module of the blocks.
+    lora_targets: tuple[str, ...] = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
     # Training lengths in optimizer steps; each is a checkpoint of one run to the longest.
     steps: tuple[int, ...] = (50, 100)
     batch_size: int = 16

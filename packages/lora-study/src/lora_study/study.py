@@ -29,6 +29,7 @@ from lora_study.arms import (
     ArmSpec,
     arm_specs,
     build_arm_model,
+    check_arms,
     learning_rates,
     trainable_parameters,
 )
@@ -96,10 +97,11 @@ def _run(settings, out, overwrite, json_mode, log, device, dtype, world, started
     with make_progress(json_mode or not world.is_main) as progress:
         base = load_study_base(settings, corpus, device, world, progress, log)
     context = _context(settings, device, dtype, world, base, corpus, log, store.runs_dir)
+    arms = arm_specs(settings)
+    check_arms(base.model, arms)
 
     base_record = _base_record(context, store)
     runs: dict[str, dict] = {}
-    arms = arm_specs(settings)
     with make_progress(json_mode or not world.is_main) as progress:
         total = sum(len(learning_rates(arm, settings)) for arm in arms)
         arm_task = progress.add_task("arms", total=total)

@@ -47,6 +47,11 @@ def compare(
     ranks: str | None = typer.Option(
         None, "--ranks", help="LoRA ranks low,mid,high; attention-only and alpha=r use high."
     ),
+    lora_targets: str | None = typer.Option(
+        None,
+        "--lora-targets",
+        help="Comma-separated block modules that the LoRA arms adapt (default: wq,wk,wv,wo,w1,w2,w3).",
+    ),
     steps: str | None = typer.Option(
         None, "--steps", help="Comma-separated training lengths in optimizer steps."
     ),
@@ -158,6 +163,7 @@ def compare(
         "regime": regime,
         "arms": parse_names(arms, "--arms"),
         "ranks": parse_ints(ranks, "--ranks"),
+        "lora_targets": parse_names(lora_targets, "--lora-targets"),
         "steps": parse_ints(steps, "--steps"),
         "batch_size": batch_size,
         "micro_batch_size": micro_batch_size,
