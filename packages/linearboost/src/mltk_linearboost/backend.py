@@ -200,7 +200,7 @@ def select_backend(device, n_values):
     data have at least ``AUTO_CUDA_MIN_VALUES`` values, and NumPy otherwise.
     Any other value (``"cuda"``, ``"cuda:1"``, ``"mps"``, a ``torch.device``)
     is resolved by :func:`mltk_core.devices.resolve_device`, which raises
-    ``UserInputError`` for an unavailable device; ``torch.device("cpu")``
+    ``UserInputError`` for an unavailable device. So ``torch.device("cpu")``
     selects the torch backend on the CPU.
     """
     if isinstance(device, str) and device.strip().lower() == "cpu":

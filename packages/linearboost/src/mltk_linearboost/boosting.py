@@ -12,10 +12,14 @@ the current sample weights:
     weighted quantiles. Each bin gets the Newton step
     ``sum(gradient) / (sum(hessian) + reg_lambda)`` of the rows in it, times
     ``learning_rate``. The bins make each round a non-linear function of one
-    oblique direction, so the ensemble is not a single linear model, and the
-    Newton step keeps the training loss falling with every round. Multiclass
+    oblique direction, so the ensemble is not a single linear model. With a
+    small learning rate the Newton steps lower the training loss round after
+    round, where SAMME's reweighted error soon reaches chance. Multiclass
     problems use the softmax loss with one SEFR direction per class and the
-    (K - 1) / K step factor of Friedman et al.
+    (K - 1) / K step factor of Friedman et al., as scikit-learn's
+    GradientBoostingClassifier does. ``subsample`` and ``max_features`` draw
+    rows and features per round (Friedman, "Stochastic Gradient Boosting",
+    1999), which varies the SEFR direction from round to round.
 
 ``"samme"``
     Discrete AdaBoost (SAMME, Zhu, Zou, Rosset and Hastie, "Multi-class AdaBoost",
@@ -27,8 +31,8 @@ the current sample weights:
 
 The loops run on a :mod:`.backend` (NumPy or torch), vectorised over rows,
 features and classes, with one Python iteration per round. The fitted
-:class:`Ensemble` holds NumPy arrays, so prediction runs on the CPU and a
-fitted model pickles without torch.
+:class:`Ensemble` contains NumPy arrays only, so prediction runs on the CPU and
+a fitted model pickles without torch.
 """
 
 from __future__ import annotations

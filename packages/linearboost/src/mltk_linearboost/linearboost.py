@@ -46,8 +46,8 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
         direction from round to round, which full-data rounds keep nearly fixed.
     max_features : float, default=0.5
         Fraction of the features, drawn anew each round, that the round's SEFR
-        may weigh; the others get zero weight in that round (at least one
-        feature is always drawn). Like ``subsample``, it varies the directions.
+        may weigh. The other features get zero weight in that round, and at
+        least one feature is drawn. Like ``subsample``, it varies the directions.
     scaler : str, default="minmax"
         One of "minmax", "standard", "robust", "quantile-uniform",
         "quantile-normal" and "power".

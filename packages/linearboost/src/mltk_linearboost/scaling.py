@@ -2,8 +2,7 @@
 
 SEFR divides by the sum of two class means, so it assumes non-negative
 features. Every choice therefore ends with a min-max scaling to [0, 1] fitted on
-the training rows; the other choices reshape the features first and are
-followed by that min-max step.
+the training rows. The choices other than "minmax" reshape the features first.
 """
 
 from __future__ import annotations
