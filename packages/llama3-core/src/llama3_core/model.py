@@ -291,7 +291,12 @@ class Transformer(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        self.tok_embeddings = nn.Embedding(config.vocab_size, config.dim)
+        # An explicit empty weight skips nn.Embedding's own normal_ initialisation,
+        # which on the meta device imports torch._refs (seconds). _init_weights
+        # initialises it below.
+        self.tok_embeddings = nn.Embedding(
+            config.vocab_size, config.dim, _weight=torch.empty(config.vocab_size, config.dim)
+        )
         self.layers = nn.ModuleList(TransformerBlock(config, i) for i in range(config.n_layers))
         self.norm = RMSNorm(config.dim, config.norm_eps)
         self.output = nn.Linear(config.dim, config.vocab_size, bias=False)

@@ -66,6 +66,8 @@ def generate(
 ) -> None:
     """Generate text from PROMPT, streaming tokens as they arrive."""
     _check_sampling_options(max_new_tokens, temperature, top_p, top_k, seed)
+    if system is not None and chat is False:
+        raise UserInputError("--system applies only in chat mode: drop --system or pass --chat")
 
     from llama3_core.chat import build_messages
     from llama3_core.generation import SamplingConfig, TextStream
