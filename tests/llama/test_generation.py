@@ -82,6 +82,11 @@ def test_prompt_longer_than_context_rejected(model):
         generate(model, list(range(60)), max_new_tokens=4)
 
 
+def test_token_outside_vocabulary_rejected(model):
+    with pytest.raises(UserInputError, match="token id 97 is outside the model's vocabulary of 97"):
+        generate(model, [1, 97], max_new_tokens=4)
+
+
 def test_empty_prompt_rejected(model):
     with pytest.raises(UserInputError, match="prompt is empty"):
         generate(model, [], max_new_tokens=4)

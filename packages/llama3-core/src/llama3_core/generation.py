@@ -90,8 +90,9 @@ def generate(
 ) -> GenerationResult:
     """Generate up to ``max_new_tokens`` after ``prompt_ids``; ``on_token`` receives each new id.
 
-    Raises ``UserInputError`` when the prompt is empty or does not fit the
-    model's context. The number of new tokens is capped so the sequence fits.
+    Raises ``UserInputError`` when the prompt is empty, does not fit the
+    model's context, or contains an id outside the vocabulary. The number of new
+    tokens is capped so the sequence fits.
     """
     sampling = sampling or SamplingConfig()
     context = model.config.max_seq_len
@@ -103,6 +104,13 @@ def generate(
             f"the prompt is {len(prompt)} tokens long, but the model's context is {context} "
             "tokens: "
             "shorten the prompt"
+        )
+    vocab_size = model.config.vocab_size
+    if max(prompt) >= vocab_size or min(prompt) < 0:
+        bad = next(i for i in prompt if not 0 <= i < vocab_size)
+        raise UserInputError(
+            f"prompt token id {bad} is outside the model's vocabulary of {vocab_size}: "
+            "the tokenizer does not belong to this model"
         )
     if max_new_tokens < 1:
         raise UserInputError(f"invalid max new tokens {max_new_tokens}: expected 1 or more")
