@@ -7,7 +7,7 @@ from PIL import Image
 
 from llama3_core.config import ModelConfig
 from llama3_core.explain import display_piece, layer_attention, top_next_tokens, trace_forward
-from llama3_core.explain_plots import DPI, FIGURE_SIZES, plot_generation_attention, render_trace
+from llama3_core.explain_plots import DPI, FIGURE_SIZES, render_trace, save_generation_attention
 from llama3_core.hf_export import to_transformers
 from llama3_core.model import Transformer
 
@@ -128,6 +128,5 @@ def test_index_lists_every_picture(pictures):
 
 
 def test_generation_attention_png(model, tmp_path):
-    weights = layer_attention(model, TOKENS).mean(dim=0)
-    path = plot_generation_attention(weights, [str(t) for t in TOKENS], 8, 2, tmp_path / "attention.png")
+    path = save_generation_attention(model, TOKENS, 8, lambda token_id: f"t{token_id}", tmp_path / "attention.png")
     _assert_png(path, "generation_attention")

@@ -320,3 +320,13 @@ def render_trace(
         out_dir / "index.html",
     )
     return pictures
+
+
+def save_generation_attention(model, token_ids: list[int], prompt_tokens: int, decode_piece, path: Path) -> Path:
+    """Save the last layer's attention, averaged over heads, over a prompt and its generated tokens."""
+    from llama3_core.explain import layer_attention
+
+    layer = model.config.n_layers - 1
+    weights = layer_attention(model, token_ids, layer).mean(dim=0)  # (seq, seq)
+    labels = [display_piece(decode_piece(token_id)) for token_id in token_ids]
+    return plot_generation_attention(weights, labels, prompt_tokens, layer, Path(path))

@@ -1,0 +1,112 @@
+"""llama bench building blocks: prompt ids, weight bytes, the greedy loop and the static decode step."""
+
+import pytest
+import torch
+
+from llama3_core.bench import (
+    OursRunner,
+    add_roofline,
+    bench_prompt_ids,
+    compare_greedy,
+    decode_weight_bytes,
+    greedy_ours,
+    run_interleaved,
+    static_decode_step,
+)
+from llama3_core.config import ModelConfig
+from llama3_core.model import Transformer
+from llama3_core.quantize import quantize_linears_int8
+
+DIM, HIDDEN, VOCAB, N_LAYERS = 64, 96, 97, 2
+
+
+def tiny_model(**changes) -> Transformer:
+    torch.manual_seed(0)
+    settings = dict(dim=DIM, n_layers=N_LAYERS, n_heads=4, n_kv_heads=2, vocab_size=VOCAB, hidden_dim=HIDDEN, max_seq_len=64)
+    settings.update(changes)
+    return Transformer(ModelConfig(**settings)).eval()
+
+
+def test_prompt_rows_shifted_by_one():
+    ids = bench_prompt_ids(lambda text: list(range(10)), prompt_tokens=25, batch_size=3)
+    assert ids.shape == (3, 25)
+    assert torch.equal(ids[1, :-1], ids[0, 1:])
+    assert ids[0, 10].item() == 0
+
+
+def test_prompt_rejects_zero_tokens():
+    with pytest.raises(ValueError, match="prompt_tokens"):
+        bench_prompt_ids(lambda text: [1], prompt_tokens=0, batch_size=1)
+
+
+def test_weight_bytes_untied_float32():
+    model = tiny_model()
+    per_layer = DIM * DIM + 2 * (DIM * DIM // 2) + DIM * DIM + 3 * DIM * HIDDEN + 2 * DIM
+    expected = 4 * (N_LAYERS * per_layer + DIM + VOCAB * DIM)
+    assert decode_weight_bytes(model) == expected
+
+
+def test_weight_bytes_tied_counts_output_once():
+    assert decode_weight_bytes(tiny_model(tie_embeddings=True)) == decode_weight_bytes(tiny_model())
+
+
+def test_weight_bytes_int8_about_quarter():
+    model = tiny_model()
+    before = decode_weight_bytes(model)
+    quantize_linears_int8(model)
+    after = decode_weight_bytes(model)
+    assert after < 0.3 * before
+
+
+def test_greedy_equals_full_recompute():
+    model = tiny_model()
+    prompt = torch.tensor([[3, 14, 15, 92, 65]])
+    generated, _, _ = greedy_ours(model, prompt, new_tokens=6)
+    sequence = prompt
+    with torch.no_grad():
+        for _ in range(6):
+            next_id = model(sequence)[:, -1].argmax(dim=-1, keepdim=True)
+            sequence = torch.cat([sequence, next_id], dim=1)
+    assert torch.equal(generated, sequence[:, 5:])
+
+
+def test_static_step_equals_cached_forward():
+    model = tiny_model()
+    prompt = torch.tensor([[3, 14, 15, 92, 65], [2, 71, 82, 81, 82]])
+    step = static_decode_step(model)
+    with torch.no_grad():
+        cache = model.new_cache(2, 16)
+        model(prompt, torch.arange(5), cache)
+        expected = model(prompt[:, :1], torch.tensor([5]), cache)
+        cache = model.new_cache(2, 16)
+        model(prompt, torch.arange(5), cache)
+        got = step(prompt[:, :1], torch.tensor([5]), cache)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+def test_runner_reports_aggregate_tokens():
+    model = tiny_model()
+    prompt = torch.randint(0, VOCAB, (2, 6))
+    results = run_interleaved([OursRunner(model, prompt, new_tokens=5)], repeats=2, device=torch.device("cpu"))
+    result = results["ours"]
+    assert result.decode_steps == 4
+    assert result.decode_tokens_per_s > 0
+    assert result.prefill_tokens_per_s > 0
+    assert len(result.generated_ids) == 5
+
+
+def test_roofline_uses_steps_not_tokens():
+    model = tiny_model()
+    prompt = torch.randint(0, VOCAB, (2, 6))
+    result = run_interleaved([OursRunner(model, prompt, new_tokens=3)], repeats=1, device=torch.device("cpu"))["ours"]
+    add_roofline(result, batch_size=2, weight_bytes=1000, bandwidth_bytes_per_s=1e6)
+    assert result.effective_bandwidth_bytes_per_s == pytest.approx(1000 * result.decode_tokens_per_s / 2)
+    assert result.roofline_fraction == pytest.approx(result.effective_bandwidth_bytes_per_s / 1e6)
+
+
+def test_compare_greedy_finds_first_difference():
+    reference = {"p": {"ids": [1, 2, 3, 4], "text": "abcd"}}
+    candidate = {"p": {"ids": [1, 2, 9, 4], "text": "abzd"}}
+    result = compare_greedy(reference, candidate)["p"]
+    assert result["equal"] is False
+    assert result["first_difference"] == 2
