@@ -141,3 +141,9 @@ def test_help_imports_no_torch(command):
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
     assert "TORCH:False" in result.stderr
+
+
+def test_bench_random_weights_rejects_quantize():
+    result = run_cli("llama", "bench", "--random-weights", "llama3-8b", "--quantize", "int8")
+    assert result.returncode == 2
+    assert "--random-weights" in result.stderr

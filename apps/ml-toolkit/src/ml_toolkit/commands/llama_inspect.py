@@ -156,10 +156,20 @@ def bench(
         None, "--compare", help="transformers: also run transformers' generate on the same weights and prompt."
     ),
     repeats: int = typer.Option(3, "--repeats", help="Timed runs per side; the fastest counts."),
+    random_weights: str | None = typer.Option(
+        None,
+        "--random-weights",
+        help="Instead of --model, time random weights with a named preset's shapes (such as llama3-8b) "
+        "and random prompt ids; no download needed.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Time prefill and decode, and compare decode with the memory roofline and with transformers."""
     _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats)
+    if random_weights is not None and (model is not None or quantize is not None):
+        raise UserInputError(
+            "--random-weights replaces --model and has no tokenizer for the --quantize text check: drop one of them"
+        )
 
     import torch
 
@@ -180,7 +190,10 @@ def bench(
 
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
-    loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
+    if random_weights is None:
+        loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
+    else:
+        loaded = _random_model(random_weights, resolved_device, resolved_dtype)
     config = loaded.model.config
     if prompt_tokens + new_tokens > config.max_seq_len:
         raise UserInputError(
@@ -191,7 +204,11 @@ def bench(
 
     console.print("[dim]measuring memory bandwidth...[/dim]")
     bandwidth = measure_bandwidth(resolved_device)
-    prompt_ids = bench_prompt_ids(loaded.tokenizer.encode, prompt_tokens, batch_size)
+    if random_weights is None:
+        prompt_ids = bench_prompt_ids(loaded.tokenizer.encode, prompt_tokens, batch_size)
+    else:
+        generator = torch.Generator().manual_seed(0)
+        prompt_ids = torch.randint(0, config.vocab_size, (batch_size, prompt_tokens), generator=generator)
 
     hf_model = None
     if compare == "transformers":
@@ -286,6 +303,28 @@ def _quantize_with_quality(loaded, prompt_ids, dtype) -> dict:
         "mean_abs_logit_error": mean_abs_logit_error(loaded.model, reference_logits, prompt_ids),
         "reference_mean_abs_logit": float(reference_logits.abs().mean()),
     }
+
+
+def _random_model(preset: str, device, dtype):
+    """Build a model with random weights and a preset's shapes directly on ``device``."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from llama3_core.config import PRESETS
+    from llama3_core.model import Transformer
+
+    if preset not in PRESETS:
+        raise UserInputError(f"unknown preset {preset!r} for --random-weights: expected one of {', '.join(PRESETS)}")
+    torch.manual_seed(0)
+    previous_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            network = Transformer(PRESETS[preset]).eval()
+    finally:
+        torch.set_default_dtype(previous_dtype)
+    return SimpleNamespace(model=network, path=Path(f"random-{preset}"), tokenizer=None, chat_format=None)
 
 
 def _bench_report(loaded, device, dtype, batch_size, prompt_tokens, new_tokens) -> dict:
