@@ -233,7 +233,11 @@ def tokenizer_from_hf(folder: Path, eos_ids: Sequence[int] = ()) -> Tokenizer:
     eos_text = config.get("eos_token")
     if isinstance(eos_text, dict):
         eos_text = eos_text.get("content")
-    eos_id = vocab.get(eos_text) if eos_text else (eos_ids[0] if eos_ids else None)
+    eos_id = None
+    if eos_text:
+        eos_id = vocab.get(eos_text)
+    elif eos_ids:
+        eos_id = eos_ids[0]
     stops = [*eos_ids, *([eos_id] if eos_id is not None else [])]
     stops.extend(_template_stop_ids(config.get("chat_template"), tokens, special_ids))
     return build_byte_level_tokenizer(

@@ -10,7 +10,7 @@ reading any weight, then fills a model built on the meta device.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -33,7 +33,6 @@ class Checkpoint:
     tokenizer: Tokenizer
     chat_template: str | None = None  # Jinja2 source; None means Meta's dialog format or none
     is_instruct: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
