@@ -3,7 +3,8 @@
 The loop in :mod:`mltk_linearboost.boosting` is written once against the small
 set of operations below. Arithmetic, ``@``, ``.sum(0)`` and ``.T`` behave the
 same on NumPy arrays and torch tensors, so only the operations whose spelling
-differs live here. torch is imported only when a torch backend is built.
+differs live here. torch is imported only when a torch backend is built, or
+when ``device="auto"`` checks for CUDA on large data.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import sys
 import numpy as np
 
 # Below this many feature values (rows x features), "auto" stays on the CPU even
-# when CUDA is present, because each torch operation costs several microseconds
-# of launch overhead, more than the whole NumPy operation on a small dataset.
-# NOTE: an estimate from the CPU launch-overhead figures, not measured on a GPU.
+# when CUDA is present, because each torch operation has a fixed overhead (about
+# 2 us on CPU tensors against 0.6 us for NumPy, measured on a 2-core AMD EPYC,
+# and a CUDA kernel launch adds more), which dominates on small data.
+# NOTE: the threshold is an estimate; it has not been measured on a GPU.
 AUTO_CUDA_MIN_VALUES = 1_000_000
 
 
@@ -28,6 +30,13 @@ class NumpyBackend:
 
     def asarray(self, array, dtype=np.float64):
         return np.ascontiguousarray(array, dtype=dtype)
+
+    def project(self, X, coef):
+        """Return ``X @ coef``; one column goes through the matrix-vector product,
+        which is about twice as fast as a one-column matrix product."""
+        if coef.shape[1] == 1:
+            return (X @ coef[:, 0])[:, None]
+        return X @ coef
 
     def to_numpy(self, array):
         return np.asarray(array)
@@ -87,7 +96,7 @@ class NumpyBackend:
     def bin_index(self, z, edges):
         """Count, per row and column of ``z`` (n, C), the sorted ``edges`` (C, k) below it."""
         if z.shape[1] == 1:
-            return np.searchsorted(edges[0], z[:, 0])[:, None]
+            return count_edges_below(z[:, 0], edges[0])[:, None]
         return (z[:, :, None] > edges).sum(2)
 
     def take_columns(self, x, order):
@@ -107,7 +116,11 @@ class NumpyBackend:
 
 
 class TorchBackend:
-    """torch tensors on one device: float64, or float32 on MPS, which lacks float64."""
+    """torch tensors on one device: float64, or float32 on MPS, which lacks float64.
+
+    NOTE: the tests run this backend on the CPU device only; it has not yet run
+    on a CUDA or MPS device.
+    """
 
     name = "torch"
 
@@ -121,6 +134,9 @@ class TorchBackend:
     def asarray(self, array, dtype=None):
         dtype = self.dtype if dtype in (None, np.float64) else _torch_dtype(self.torch, dtype)
         return self.torch.as_tensor(np.asarray(array), dtype=dtype, device=self.device)
+
+    def project(self, X, coef):
+        return X @ coef
 
     def to_numpy(self, array):
         return (
@@ -187,6 +203,17 @@ class TorchBackend:
 
     def onehot(self, index, n_columns):
         return (index[:, None] == self.arange(n_columns)).to(self.dtype)
+
+
+def count_edges_below(values, edges):
+    """Count the ``edges`` (up to 255) below each of ``values``, shape (n,).
+
+    Comparing against every edge with edges on the leading axis keeps each pass
+    contiguous, and uint8 sums vectorise: about 30x faster than np.searchsorted
+    for 8 bins on 200,000 values.
+    """
+    above = values > edges[:, None]  # (n_edges, n)
+    return above.view(np.uint8).sum(0, dtype=np.uint8).astype(np.int64)
 
 
 def _torch_dtype(torch, dtype):

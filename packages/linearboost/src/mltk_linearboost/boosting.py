@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mltk_linearboost.backend import count_edges_below
 from mltk_linearboost.sefr import fit_sefr, side_indicator
 
 ALGORITHM_CHOICES = ("gradient", "samme")
@@ -171,8 +172,8 @@ class Ensemble:
 
     def _bin_index(self, z: np.ndarray) -> np.ndarray:
         # Few rows: one broadcast comparison against every edge, which has the
-        # least per-call overhead. Many rows: a binary search per round, which
-        # touches far less memory (about 3x faster at 200,000 rows).
+        # least per-call overhead. Many rows: one contiguous count per round,
+        # which touches far less memory.
         if z.shape[0] <= BROADCAST_BIN_ROWS:
             return (z[..., None] > self.edges).sum(-1)
         n_samples, n_rounds, n_outputs = z.shape
@@ -180,7 +181,7 @@ class Ensemble:
         per_round_edges = self.edges.reshape(n_rounds * n_outputs, -1)
         bins = np.empty(per_round_z.shape, dtype=np.int64)
         for index in range(per_round_z.shape[0]):
-            bins[index] = np.searchsorted(per_round_edges[index], per_round_z[index])
+            bins[index] = count_edges_below(per_round_z[index], per_round_edges[index])
         return bins.T.reshape(n_samples, n_rounds, n_outputs)
 
     def probabilities(self, decision: np.ndarray) -> np.ndarray:
@@ -331,7 +332,7 @@ class _GradientLoop:
         coef, intercept = fit_sefr(
             self.train.X, gradient_weight[:, None, :] * self.sides, feature_mask
         )
-        z = self.train.X @ coef - intercept
+        z = backend.project(self.train.X, coef) - intercept
 
         edges = self._bin_edges(z, weight)  # (n_outputs, n_bins - 1)
         flat_bins = self._flat_bins(z, edges)
@@ -387,7 +388,7 @@ class _GradientLoop:
             self.validation_decision = (
                 self.backend.zeros((validation.X.shape[0], self.n_outputs)) + self.init
             )
-        z = validation.X @ coef - intercept
+        z = self.backend.project(validation.X, coef) - intercept
         self.validation_decision = (
             self.validation_decision + values.reshape(-1)[self._flat_bins(z, edges)]
         )
@@ -429,7 +430,7 @@ class _SammeLoop:
         return len(self.rounds)
 
     def _predict_class(self, X, coef, intercept):
-        z = X @ coef - intercept
+        z = self.backend.project(X, coef) - intercept
         if self.n_outputs == 1:
             return self.backend.to_index(z[:, 0] > 0)
         return self.backend.argmax(z)
@@ -437,11 +438,14 @@ class _SammeLoop:
     def step(self, weight, feature_mask) -> bool:
         backend, train = self.backend, self.train
         round_weight = self.boost_weight * (weight > 0)
+        round_total = backend.scalar(round_weight.sum())
+        if round_total <= 0:
+            return False  # the subsample drew no weighted row: skip the round
         coef, intercept = fit_sefr(train.X, round_weight[:, None, None] * self.sides, feature_mask)
 
         predicted = self._predict_class(train.X, coef, intercept)
         missed = (predicted != train.labels) * 1.0
-        error = backend.scalar((round_weight * missed).sum() / round_weight.sum())
+        error = backend.scalar((round_weight * missed).sum()) / round_total
         chance_error = 1.0 - 1.0 / self.n_classes
 
         if error >= chance_error and self.rounds:

@@ -36,7 +36,7 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
     learning_rate : float, default=0.1
         Shrinkage of each round's output (``"gradient"``) or vote (``"samme"``).
     n_bins : int, default=8
-        Bins per round along the SEFR decision (``"gradient"`` only); 2 or more.
+        Bins per round along the SEFR decision (``"gradient"`` only), from 2 to 256.
     reg_lambda : float, default=1.0
         L2 penalty added to each bin's summed hessian (``"gradient"`` only), in
         units of sample weight.
@@ -232,9 +232,9 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
                 "a number > 0",
             ),
             (
-                isinstance(self.n_bins, (int, np.integer)) and self.n_bins >= 2,
+                isinstance(self.n_bins, (int, np.integer)) and 2 <= self.n_bins <= 256,
                 "n_bins",
-                "an integer >= 2",
+                "an integer from 2 to 256",
             ),
             (_is_number(self.reg_lambda) and self.reg_lambda >= 0, "reg_lambda", "a number >= 0"),
             (
