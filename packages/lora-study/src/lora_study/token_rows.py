@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from lora_study.tokenizer import TextTokenizer
+from mltk_core.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def pair_rows(
         rows.append(ids + [tokenizer.pad_id] * padding)
         masks.append(mask + [False] * padding)
     if not rows:
-        raise ValueError(
+        raise UserInputError(
             f"no prompt fits in three quarters of a row of {width} tokens; raise --seq-len"
         )
     return TokenRows(torch.tensor(rows, dtype=torch.long), torch.tensor(masks, dtype=torch.bool))
