@@ -9,7 +9,7 @@ exactly what ``gguf.quants.dequantize`` gives. Every block holds 32 weights:
 - Q4_0: float16 d, then 16 bytes of 4-bit values; weight = d * (q - 8).
 - Q4_1: float16 d, float16 minimum m, then 16 bytes; weight = d * q + m.
 
-In the 4-bit formats, byte j holds weight j in its low nibble and weight
+In the 4-bit formats, byte j stores weight j in its low nibble and weight
 j + 16 in its high nibble (ggml's ``dequantize_row_q4_0``).
 """
 

