@@ -38,6 +38,7 @@ a fitted model pickles without torch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -152,17 +153,30 @@ class Ensemble:
             else:
                 yield running
 
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, ...]:
+        # Every round side by side, so that prediction is one matrix product and
+        # a few broadcasts: coef (n_features, n_rounds * n_outputs), intercept
+        # and value offsets (n_rounds * n_outputs,), values flattened.
+        n_rounds, n_features, n_outputs = self.coef.shape
+        flat_coef = np.ascontiguousarray(
+            self.coef.transpose(1, 0, 2).reshape(n_features, n_rounds * n_outputs)
+        )
+        offsets = np.arange(n_rounds * n_outputs) * self.values.shape[2]
+        return flat_coef, self.intercept.reshape(-1), offsets, self.values.reshape(-1)
+
     def contributions(self, X: np.ndarray) -> np.ndarray:
         """Return each round's output, shape (n_samples, n_rounds, n_outputs)."""
-        n_rounds, n_features, n_outputs = self.coef.shape
-        flat_coef = self.coef.transpose(1, 0, 2).reshape(n_features, n_rounds * n_outputs)
-        z = (X @ flat_coef).reshape(-1, n_rounds, n_outputs) - self.intercept
+        n_rounds, _, n_outputs = self.coef.shape
+        flat_coef, flat_intercept, offsets, flat_values = self._flat
+        z = X @ flat_coef - flat_intercept  # (n_samples, n_rounds * n_outputs)
 
         if self.algorithm == "gradient":
-            bins = self._bin_index(z)  # (n_samples, n_rounds, n_outputs)
-            n_bins = self.values.shape[2]
-            offsets = np.arange(n_rounds * n_outputs).reshape(n_rounds, n_outputs) * n_bins
-            return self.values.reshape(-1)[bins + offsets]
+            bins = self._bin_index(z.reshape(-1, n_rounds, n_outputs))
+            flat_bins = bins.reshape(-1, n_rounds * n_outputs) + offsets
+            return flat_values[flat_bins].reshape(-1, n_rounds, n_outputs)
+
+        z = z.reshape(-1, n_rounds, n_outputs)
 
         if n_outputs == 1:
             return self.alpha[:, None] * np.where(z > 0, 1.0, -1.0)
