@@ -88,9 +88,39 @@ def load_smollm2(device: torch.device) -> LoadedBase:
 
 
 def _load_with_llama3_core(path: Path | None, device: torch.device) -> LoadedBase:
-    # NOTE: llama3_core's checkpoint loader and tokenizers are not in the
-    # workspace yet; until they are, only tiny-base folders load.
-    raise UserInputError(
-        "loading SmolLM2 or other checkpoints needs llama3_core's checkpoint loader, "
-        "which this installation does not have yet; use --base tiny or a tiny-base folder"
-    )
+    """Load a Meta folder, Hugging Face folder or GGUF file (None: SmolLM2) in float32.
+
+    Quantized GGUF weights are dequantized, so every arm finetunes float32 weights.
+    """
+    from llama3_core.loading import load_model
+
+    loaded = load_model(path, device=device, dtype=torch.float32, json_mode=True)
+    tokenizer = CheckpointTokenizer(loaded.tokenizer)
+    record = {"path": str(loaded.path), "format": loaded.format}
+    return LoadedBase(loaded.model, tokenizer, loaded.name, record)
+
+
+class CheckpointTokenizer:
+    """The study's tokenizer interface over a llama3_core tokenizer.
+
+    Checkpoints without a padding token pad with EOS, which the loss mask hides;
+    those without BOS start documents with EOS, as GPT-2-style models do.
+    """
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        if tokenizer.eos_id is None:
+            raise UserInputError(f"tokenizer {tokenizer.name} has no end-of-sequence token")
+        self.eos_id = tokenizer.eos_id
+        self.bos_id = tokenizer.bos_id if tokenizer.bos_id is not None else tokenizer.eos_id
+        self.pad_id = self.eos_id
+
+    @property
+    def vocab_size(self) -> int:
+        return self.tokenizer.vocab_size
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids))
