@@ -64,7 +64,16 @@ def test_meta_special_token_count(meta_tokenizer):
     assert len(meta_tokenizer.special_tokens) == 256
     assert meta_tokenizer.special_tokens["<|eot_id|>"] == 128009
     assert meta_tokenizer.special_tokens["<|eom_id|>"] == 128008
-    assert meta_tokenizer.special_tokens["<|reserved_special_token_247|>"] == 128255
+    assert meta_tokenizer.special_tokens["<|reserved_special_token_246|>"] == 128255
+
+
+def test_meta_names_equal_hf_tokenizer_json():
+    import json
+
+    spec = json.loads((meta_tokenizer_file().parent / "tokenizer.json").read_text(encoding="utf-8"))
+    added = {entry["id"]: entry["content"] for entry in spec["added_tokens"]}
+    expected = [added[128000 + i] for i in range(256)]
+    assert llama3_special_tokens("3.1") == expected
 
 
 def test_meta_llama3_names():

@@ -61,6 +61,9 @@ def _plain_array_reader():
     """
     from gguf import GGUFReader
 
+    if not callable(getattr(GGUFReader, "_get", None)):
+        return GGUFReader  # a gguf release without the private hook: parse at its own speed
+
     class PlainArrayReader(GGUFReader):
         # Same contract as GGUFReader._get (gguf 0.19): ``count`` values of
         # ``dtype`` at ``offset``, in the file's byte order.

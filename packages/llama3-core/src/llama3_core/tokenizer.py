@@ -221,8 +221,10 @@ def _split_long_runs(text: str) -> Iterator[str]:
 def llama3_special_tokens(version: str = "3.1") -> list[str]:
     """Name the 256 control tokens from id 128000, as Llama 3 ("3") or 3.1 and later ("3.1") do.
 
-    Llama 3.1 renamed reserved tokens 128004, 128008 and 128010 to
-    ``<|finetune_right_pad_id|>``, ``<|eom_id|>`` and ``<|python_tag|>``.
+    Llama 3.1 and later give reserved tokens 128004, 128005, 128008 and 128010
+    the names ``<|finetune_right_pad_id|>``, ``<|step_id|>``, ``<|eom_id|>`` and
+    ``<|python_tag|>``, and number the remaining reserved tokens from 2. The
+    "3.1" names equal those of Llama 3.2's Hugging Face ``tokenizer.json``.
     """
     if version == "3":
         named = [
@@ -245,14 +247,14 @@ def llama3_special_tokens(version: str = "3.1") -> list[str]:
             "<|reserved_special_token_0|>",
             "<|reserved_special_token_1|>",
             "<|finetune_right_pad_id|>",
-            "<|reserved_special_token_2|>",
+            "<|step_id|>",
             "<|start_header_id|>",
             "<|end_header_id|>",
             "<|eom_id|>",
             "<|eot_id|>",
             "<|python_tag|>",
         ]
-        first_reserved = 3
+        first_reserved = 2
     else:
         raise ValueError(f"unknown Llama 3 tokenizer version {version!r}: expected '3' or '3.1'")
     reserved = [
