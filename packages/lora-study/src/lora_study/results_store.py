@@ -39,6 +39,7 @@ CSV_COLUMNS = (
     "status",
     "target_loss",
     "target_accuracy",
+    "humaneval_pass_at_1",
     "source_loss",
     "forgetting",
     "trainable_parameters",

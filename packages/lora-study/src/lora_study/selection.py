@@ -62,6 +62,7 @@ def result_rows(runs: dict[str, dict], selected: dict[str, dict | None]) -> list
                     "status": run["status"],
                     "target_loss": length["target_loss"],
                     "target_accuracy": length["target_accuracy"],
+                    "humaneval_pass_at_1": length.get("humaneval_pass_at_1"),
                     "source_loss": length["source_loss"],
                     "forgetting": length["forgetting"],
                     "trainable_parameters": run["trainable_parameters"],

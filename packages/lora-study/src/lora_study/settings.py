@@ -59,6 +59,7 @@ class StudySettings:
     math_eval_problems: int = 50
     code_chars: int = 400_000
     humaneval: bool = False
+    humaneval_problems: int = 164
     # Save each run's final weights (a peft adapter, or the full state dict) under runs/.
     save_weights: bool = True
     intruder_top_k: int = 10

@@ -62,7 +62,8 @@ def analyse_checkpoints(
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:
     """Read block weights (float32, Meta names) from a tiny-base or study folder, a state-dict
-    file (.pt, .pth, .bin, .safetensors) or a folder with one ``model.pt`` or ``*.safetensors``."""
+    file (.pt, .pth, .bin, .safetensors), a GGUF file, or a folder with one ``model.pt``,
+    ``*.safetensors`` shards or a ``*.pth`` file."""
     if not path.exists():
         raise UserInputError(f"checkpoint {str(path)!r} does not exist")
     if path.is_dir():
@@ -94,11 +95,15 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
         return state
-    # NOTE: GGUF and other formats need llama3_core's checkpoint readers, which
-    # this command does not call yet.
+    if path.suffix == ".gguf":
+        from llama3_core.loading import load_model
+
+        # GGUF weights may be quantized; load_model dequantizes them to float32.
+        model = load_model(path, device="cpu", dtype=torch.float32, json_mode=True).model
+        return dict(model.state_dict())
     raise UserInputError(
-        f"unsupported checkpoint {path}: expected .pt, .pth, .bin or .safetensors, a folder of them, "
-        "or a peft adapter folder"
+        f"unsupported checkpoint {path}: expected .pt, .pth, .bin, .safetensors or .gguf, "
+        "a folder of them, or a peft adapter folder"
     )
 
 

@@ -184,8 +184,11 @@ def _context(
     )
 
 
-def _evaluate(context: StudyContext, model: torch.nn.Module) -> dict[str, float | None]:
-    """Measure the target held-out loss, the math accuracy and the source held-out loss."""
+def _evaluate(
+    context: StudyContext, model: torch.nn.Module, final: bool = True
+) -> dict[str, float | None]:
+    """Measure the target held-out loss, the math accuracy and the source held-out loss, and
+    with ``--humaneval`` HumanEval pass@1 (at the longest length only, since it is slow)."""
     settings = context.settings
     accuracy = None
     if settings.domain == "math":
@@ -196,11 +199,19 @@ def _evaluate(context: StudyContext, model: torch.nn.Module) -> dict[str, float 
             context.device,
             max_seq_len=model_max_seq_len(model),
         )
-    return {
+    metrics = {
         "target_loss": held_out_loss(model, context.target.held_out, context.device),
         "target_accuracy": accuracy,
         "source_loss": held_out_loss(model, context.source_rows, context.device),
     }
+    if settings.humaneval and final:
+        from lora_study.humaneval import load_problems, pass_at_1
+
+        problems = load_problems(settings.humaneval_problems)
+        metrics["humaneval_pass_at_1"] = pass_at_1(
+            model, context.base.tokenizer, problems, context.device, model_max_seq_len(model)
+        )
+    return metrics
 
 
 def model_max_seq_len(model: torch.nn.Module) -> int:
@@ -329,7 +340,7 @@ def _length_record(
     context: StudyContext, model, step: int, base_record: dict, is_last: bool
 ) -> dict:
     settings = context.settings
-    metrics = _evaluate(context, model)
+    metrics = _evaluate(context, model, final=is_last)
     spectra = analyse_updates(
         context.base_weights,
         block_weights(model),

@@ -110,6 +110,11 @@ def compare(
     humaneval: bool | None = typer.Option(
         None, "--humaneval/--no-humaneval", help="Also score HumanEval pass@1 (code domain)."
     ),
+    humaneval_problems: int | None = typer.Option(
+        None,
+        "--humaneval-problems",
+        help="HumanEval problems scored, from the first (at most 164).",
+    ),
     save_weights: bool | None = typer.Option(
         None,
         "--save-weights/--no-save-weights",
@@ -184,6 +189,7 @@ def compare(
         "math_eval_problems": math_eval_problems,
         "code_chars": code_chars,
         "humaneval": humaneval,
+        "humaneval_problems": humaneval_problems,
         "save_weights": save_weights,
         "intruder_top_k": intruder_top_k,
         "intruder_threshold": intruder_threshold,
