@@ -120,8 +120,9 @@ class Ensemble:
         Large inputs go through in row chunks, so the per-round intermediate
         arrays stay near ``PREDICT_CHUNK_VALUES`` values.
         """
-        values_per_row = self.n_rounds * self.n_outputs * max(self.edges.shape[2], 1)
-        chunk_rows = max(1, PREDICT_CHUNK_VALUES // values_per_row)
+        chunk_rows = max(
+            BROADCAST_BIN_ROWS, PREDICT_CHUNK_VALUES // (self.n_rounds * self.n_outputs)
+        )
         if X.shape[0] <= chunk_rows:
             return self._decision(X)
         chunks = [
