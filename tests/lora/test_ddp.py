@@ -1,4 +1,4 @@
-"""DistributedDataParallel over 2 CPU processes (gloo) against 1 process at the same global batch."""
+"""DistributedDataParallel on 2 CPU processes (gloo) against 1 process, same global batch."""
 
 import json
 import os

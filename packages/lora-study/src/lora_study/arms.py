@@ -97,7 +97,8 @@ def target_module_paths(model: nn.Module, targets: tuple[str, ...]) -> list[str]
     frozen = sorted(set(targets) & set(FROZEN_MODULES))
     if frozen:
         raise UserInputError(
-            f"LoRA target {', '.join(frozen)} is the embedding or output layer, which stays frozen; "
+            f"LoRA target {', '.join(frozen)} is the embedding or output layer, "
+            "which stays frozen; "
             f"target block modules such as {', '.join(ALL_LINEAR_MODULES)}"
         )
     paths: list[str] = []

@@ -40,8 +40,11 @@ def parse_floats(text: str | None, flag: str) -> tuple[float, ...] | None:
 
 
 def resolve_source_corpus(source: str | None, data_dir: str | None) -> str | None:
-    """Return the corpus path as an absolute path; a relative path that does not exist here
-    is looked up in the data directory (``corpora/x.txt`` or ``x.txt`` under ``corpora/``)."""
+    """Return the corpus path as an absolute path.
+
+    A relative path that does not exist here is looked up in the data
+    directory, as given and under ``corpora/``.
+    """
     if source is None or source == "pydoc_data.topics":
         return source
     path = Path(source).expanduser()

@@ -2,9 +2,9 @@
 (TMLR 2024, arXiv 2405.09673), each tested on this study's numbers at the
 longest training length.
 
-Learning is compared by target-domain held-out loss (lower is better), which
-every domain has and which separates arms even where exact-match accuracy is
-tied at zero; accuracy is quoted beside it. Forgetting is the rise of the
+Learning is compared by target-domain held-out loss (lower is better), because
+every domain has it and it separates arms even where exact-match accuracy is
+tied at zero. Accuracy is quoted beside it. Forgetting is the rise of the
 source-domain held-out loss over the base model's.
 """
 
@@ -46,7 +46,8 @@ def _fmt(row: dict, field: str) -> str:
 def _describe(row: dict) -> str:
     accuracy = row.get("target_accuracy")
     extra = "" if accuracy is None else f", accuracy {accuracy:.3f}"
-    return f"{row['label']}: target loss {_fmt(row, 'target_loss')}{extra}, forgetting {_fmt(row, 'forgetting')}"
+    loss, forgetting = _fmt(row, "target_loss"), _fmt(row, "forgetting")
+    return f"{row['label']}: target loss {loss}{extra}, forgetting {forgetting}"
 
 
 def _missing(key: str, claim: str, arms: list[str]) -> Finding:
@@ -89,7 +90,7 @@ def _rank(final: dict[str, dict], ranks: tuple[int, int, int]) -> Finding:
     full = final["full"]
     fraction = full["mean_rank90_fraction"]
     rank90 = full["mean_rank90"]
-    # The share a rank-r update can reach is r / full rank; mean_rank90 / fraction is the mean full rank.
+    # A rank-r update reaches at most r / full rank. mean_rank90 / fraction is the mean full rank.
     full_rank = rank90 / fraction if fraction else 0.0
     allowed = max(ranks) / full_rank if full_rank else 1.0
     ratios = ", ".join(f"{rank90 / rank:.1f}x rank {rank}" for rank in ranks)

@@ -11,7 +11,10 @@ MODULE_ORDER = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
 
 
 def plot_learning_forgetting(rows: list[dict], domain: str, path: Path) -> Path:
-    """Plot the target metric against forgetting: one curve per arm, marker size by training length."""
+    """Plot the target metric against forgetting, one curve per arm.
+
+    Marker size grows with training length.
+    """
     figure, axes = new_figure(7.0, 4.8)
     use_accuracy = domain == "math"
     finished = [row for row in rows if row.get("status") == "finished"]

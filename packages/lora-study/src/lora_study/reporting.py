@@ -27,7 +27,10 @@ def write_outputs(
     metadata: dict,
     wall_seconds: float,
 ) -> dict[str, Any]:
-    """Select each arm's rate, test the findings, and write every output file; return the payload."""
+    """Select each arm's rate, test the findings and write every output file.
+
+    Returns the results.json payload.
+    """
     selected = select_runs(runs, [arm.key for arm in arms])
     rows = result_rows(runs, selected)
     final = final_rows(rows)
@@ -76,7 +79,7 @@ def write_outputs(
 
 
 def _run_summary(run: dict) -> dict:
-    """Drop the per-matrix spectra from a run; results.json keeps them for the selected runs only."""
+    """Drop the per-matrix spectra from a run. results.json keeps them for selected runs only."""
     summary = {key: value for key, value in run.items() if key != "lengths"}
     summary["lengths"] = [
         {key: value for key, value in length.items() if key != "matrices"}
@@ -98,12 +101,13 @@ def report_markdown(
         "",
         f'A miniature of Biderman et al., "LoRA Learns Less and Forgets Less" (TMLR 2024, '
         f"arXiv 2405.09673): base `{settings.base}`, domain `{settings.domain}`, regime "
-        f"`{settings.regime}`, training lengths {', '.join(str(s) for s in settings.steps)} steps of "
+        f"`{settings.regime}`, training lengths {_join(settings.steps)} steps of "
         f"{settings.batch_size} × {settings.seq_len} tokens, LoRA ranks "
         f"{', '.join(str(r) for r in settings.ranks)}. Wall time {wall_seconds:.0f} s.",
         "",
         f"Base model: {base.get('parameters', 0):,} parameters; target held-out loss "
-        f"{base.get('target_loss', float('nan')):.4f}, source held-out loss {base.get('source_loss', float('nan')):.4f}"
+        f"{base.get('target_loss', float('nan')):.4f}, source held-out loss "
+        f"{base.get('source_loss', float('nan')):.4f}"
         + (
             f", accuracy {base['target_accuracy']:.3f}"
             if base.get("target_accuracy") is not None
@@ -146,9 +150,14 @@ def _markdown_table(rows: list[dict]) -> str:
         accuracy = "" if row["target_accuracy"] is None else f"{row['target_accuracy']:.3f}"
         memory = row["peak_memory_bytes"] / 2**20 if row.get("peak_memory_bytes") else 0.0
         lines.append(
-            f"| {row['label']} | {row['lr']:g} | {row['steps']} | {row['target_loss']:.4f} | {accuracy} | "
+            f"| {row['label']} | {row['lr']:g} | {row['steps']} | {row['target_loss']:.4f} | "
+            f"{accuracy} | "
             f"{row['forgetting']:.4f} | {row['trainable_parameters']:,} | {memory:.0f} | "
             f"{1000 * (row['step_seconds'] or 0):.0f} | {row['mean_rank90_fraction']:.1%} | "
             f"{row['mean_intruders']:.1f} |"
         )
     return "\n".join(lines)
+
+
+def _join(values) -> str:
+    return ", ".join(str(value) for value in values)

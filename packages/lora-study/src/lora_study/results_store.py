@@ -60,7 +60,7 @@ class ResultsStore:
     def prepare(self, settings: dict[str, Any], overwrite: bool) -> bool:
         """Check or write ``settings.json``; return True when earlier runs are resumed.
 
-        Raises ``UserInputError`` when the folder holds results of other settings
+        Raises ``UserInputError`` when the folder contains results of other settings
         and ``overwrite`` is False. With ``overwrite`` the study's own files are
         removed first; other files in the folder are left alone.
         """
@@ -70,8 +70,9 @@ class ResultsStore:
             differences = differing_settings(saved, settings)
             if differences:
                 raise UserInputError(
-                    f"--out {self.out} holds results made with other settings: "
-                    f"{'; '.join(differences)}. Pass --overwrite to replace them, or choose another --out"
+                    f"--out {self.out} contains results made with other settings: "
+                    f"{'; '.join(differences)}. "
+                    "Pass --overwrite to replace them, or choose another --out"
                 )
             return True
         if overwrite:

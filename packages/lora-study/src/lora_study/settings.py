@@ -167,7 +167,8 @@ def validate(settings: StudySettings) -> None:
         )
     if len(settings.ranks) != 3 or any(rank <= 0 for rank in settings.ranks):
         raise UserInputError(
-            f"invalid --ranks {_join(settings.ranks)}: expected three positive integers, low,mid,high"
+            f"invalid --ranks {_join(settings.ranks)}: "
+            "expected three positive integers, low,mid,high"
         )
     if not settings.steps or any(step <= 0 for step in settings.steps):
         raise UserInputError(f"invalid --steps {_join(settings.steps)}: expected positive integers")

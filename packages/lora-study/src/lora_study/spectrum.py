@@ -116,7 +116,8 @@ def analyse_updates(
         tuned = finetuned_weights[name].detach().float().cpu()
         if base.shape != tuned.shape:
             raise ValueError(
-                f"{name} has shape {tuple(base.shape)} in the base and {tuple(tuned.shape)} after finetuning"
+                f"{name} has shape {tuple(base.shape)} in the base and "
+                f"{tuple(tuned.shape)} after finetuning"
             )
         shape = (base.shape[0], base.shape[1])
         if shape not in gaussian_cache:

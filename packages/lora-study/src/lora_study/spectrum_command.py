@@ -75,7 +75,8 @@ def read_weights(path: Path) -> dict[str, torch.Tensor]:
         files = [candidate for candidate in candidates if candidate.is_file()]
         if not files:
             raise UserInputError(
-                f"{path} holds no model.pt, *.safetensors or *.pth; pass a checkpoint file or folder"
+                f"{path} contains no model.pt, *.safetensors or *.pth; "
+                "pass a checkpoint file or folder"
             )
         state: dict[str, torch.Tensor] = {}
         for file in files if files[0].suffix == ".safetensors" else files[:1]:

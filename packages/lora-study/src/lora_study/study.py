@@ -3,7 +3,7 @@ rate of its grid, evaluate each training length, analyse the updates' spectra,
 and write the results, plots and report.
 
 Every arm gets the same optimizer (AdamW), global batch, schedule, data order
-and token budget; only the trainable weights, the learning rate and the arm's
+and token budget. Only the trainable weights, the learning rate and the arm's
 own regulariser differ.
 """
 
@@ -147,7 +147,8 @@ def _context(
     max_seq_len = base.model.config.max_seq_len
     if settings.seq_len >= max_seq_len:
         raise UserInputError(
-            f"--seq-len {settings.seq_len} is not below the base model's context of {max_seq_len} tokens"
+            f"--seq-len {settings.seq_len} is not below the base model's context "
+            f"of {max_seq_len} tokens; lower --seq-len"
         )
     target = build_target_data(
         settings.domain,

@@ -90,9 +90,11 @@ def print_spectrum(payload: dict[str, Any], console) -> None:
     console.print(table)
     summary = payload["summary"]
     console.print(
-        f"{summary['updated_matrices']} updated matrices: mean 90% rank {summary['mean_rank90']:.1f} "
+        f"{summary['updated_matrices']} updated matrices: "
+        f"mean 90% rank {summary['mean_rank90']:.1f} "
         f"({summary['mean_rank90_fraction']:.1%} of full rank; Gaussian "
-        f"{summary['mean_gaussian_rank90_fraction']:.1%}), mean intruders {summary['mean_intruders']:.1f}"
+        f"{summary['mean_gaussian_rank90_fraction']:.1%}), "
+        f"mean intruders {summary['mean_intruders']:.1f}"
     )
 
 

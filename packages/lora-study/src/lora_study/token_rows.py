@@ -1,6 +1,6 @@
 """Token rows for causal language modelling, with a loss mask per target token.
 
-A row holds ``seq_len + 1`` tokens: inputs are ``row[:-1]`` and targets are
+A row contains ``seq_len + 1`` tokens: inputs are ``row[:-1]`` and targets are
 ``row[1:]``. The mask says which targets count in the loss: all of them for
 continued pretraining, only the response and its end token for instruction
 finetuning, never the padding.
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+from mltk_core.errors import UserInputError
 
 from lora_study.tokenizer import TextTokenizer
-from mltk_core.errors import UserInputError
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def pair_rows(
 def batch_indices(row_count: int, batch_size: int, step: int, seed: int) -> torch.Tensor:
     """Return the row indices of global batch ``step``: a seeded shuffle, epoch after epoch.
 
-    Every arm with the same seed sees the same rows in the same order.
+    Every arm with the same seed gets the same rows in the same order.
     """
     start = step * batch_size
     indices = []

@@ -67,7 +67,7 @@ class TrainStats:
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:
-    """Return the learning-rate multiplier at ``step``: linear warmup, then cosine to min_lr_ratio."""
+    """Return the learning-rate factor at ``step``: linear warmup, then cosine to min_lr_ratio."""
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
     span = max(1, config.steps - config.warmup_steps)
@@ -150,7 +150,10 @@ def train(
 
 
 def _memory_record(device: torch.device, start_rss: int) -> dict:
-    """Return the peak readings, plus the RSS growth over the run's start (training state and activations)."""
+    """Return the peak readings, plus the RSS growth over the run's start.
+
+    The growth covers the training state and activations, not the libraries.
+    """
     record = peak_memory(device).to_dict()
     record["process_rss_growth_bytes"] = max(0, record["process_rss_bytes"] - start_rss)
     return record

@@ -74,7 +74,7 @@ def adapter_updates(adapter_dir: Path) -> dict[str, torch.Tensor]:
         scale = alpha / (rank**0.5 if config.get("use_rslora") else rank)
         updates[f"{path}.weight"] = scale * (b_matrix.float() @ a_matrix.float())
     if not updates:
-        raise UserInputError(f"adapter in {adapter_dir} holds no lora_A/lora_B weights")
+        raise UserInputError(f"adapter in {adapter_dir} contains no lora_A/lora_B weights")
     return updates
 
 

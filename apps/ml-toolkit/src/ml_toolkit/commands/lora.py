@@ -1,4 +1,5 @@
-"""``ml-toolkit lora``: compare LoRA with full finetuning: what each learns, forgets, and the rank of its update."""
+"""``ml-toolkit lora``: LoRA against full finetuning, on what each learns, what each forgets,
+and the rank of its update."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import typer
 from ml_toolkit.output import human_console, print_json
 
 app = typer.Typer(
-    help="Compare LoRA with full finetuning: what each learns, forgets, and the rank of its update.",
+    help="Compare LoRA with full finetuning: what each learns and forgets, and its update's rank.",
     no_args_is_help=True,
 )
 
@@ -50,7 +51,8 @@ def compare(
     lora_targets: str | None = typer.Option(
         None,
         "--lora-targets",
-        help="Comma-separated block modules that the LoRA arms adapt (default: wq,wk,wv,wo,w1,w2,w3).",
+        help="Comma-separated block modules that the LoRA arms adapt "
+        "(default: wq,wk,wv,wo,w1,w2,w3).",
     ),
     steps: str | None = typer.Option(
         None, "--steps", help="Comma-separated training lengths in optimizer steps."
@@ -145,15 +147,16 @@ def compare(
         None, "--base-batch-size", help="Tiny base: pretraining batch in sequences."
     ),
     base_lr: float | None = typer.Option(None, "--base-lr", help="Tiny base: pretraining rate."),
-    out: Path = typer.Option(
-        Path("runs/lora-compare"), "--out", help="Folder for results, plots and report.md."
+    out: str = typer.Option(
+        "runs/lora-compare", "--out", help="Folder for results, plots and report.md."
     ),
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace results in --out that were made with other settings."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Finetune a base model with full finetuning and LoRA arms; measure learning, forgetting and update rank.
+    """Finetune a base model with full finetuning and LoRA arms, and measure learning,
+    forgetting and update rank.
 
     Run it under ``torchrun --nproc-per-node N -m ml_toolkit lora compare ...`` to
     train each arm with DistributedDataParallel; rank 0 writes the results.
@@ -210,7 +213,7 @@ def compare(
 
     log_console = stderr_console()
     payload = run_study(
-        settings, out, overwrite=overwrite, json_mode=json_output, log=log_console.print
+        settings, Path(out), overwrite=overwrite, json_mode=json_output, log=log_console.print
     )
     if payload is None:
         return  # a torchrun process other than rank 0
@@ -224,11 +227,11 @@ def compare(
 
 @app.command("spectrum")
 def spectrum(
-    base: Path = typer.Argument(
+    base: str = typer.Argument(
         ...,
-        help="Base checkpoint: a tiny-base folder, a state-dict file or a checkpoint llama3_core reads.",
+        help="Base checkpoint: a tiny-base folder, a state-dict file or a GGUF file.",
     ),
-    finetuned: Path = typer.Argument(
+    finetuned: str = typer.Argument(
         ..., help="Finetuned checkpoint of the same kind, or a saved peft LoRA adapter folder."
     ),
     top_k: int = typer.Option(
@@ -237,15 +240,16 @@ def spectrum(
     threshold: float = typer.Option(
         0.5, "--intruder-threshold", help="Cosine similarity below which a vector is an intruder."
     ),
-    out: Path | None = typer.Option(
+    out: str | None = typer.Option(
         None, "--out", help="Folder for spectrum.json and its plots (default: print only)."
     ),
     json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
-    """Analyse the rank of ΔW = finetuned − base for every block matrix: 90%-energy rank and intruders."""
+    """Analyse ΔW = finetuned − base for every block matrix: 90%-energy rank and intruders."""
     from lora_study.spectrum_command import analyse_checkpoints
 
-    payload = analyse_checkpoints(base, finetuned, top_k, threshold, out)
+    out_path = Path(out) if out is not None else None
+    payload = analyse_checkpoints(Path(base), Path(finetuned), top_k, threshold, out_path)
     if json_output:
         print_json(payload)
         return
