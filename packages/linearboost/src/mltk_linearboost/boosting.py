@@ -60,11 +60,12 @@ EDGE_MARGIN = 1e-9
 # Probabilities are kept this far from 0 and 1 inside the validation loss.
 PROBABILITY_FLOOR = 1e-12
 
-# Up to this many rows, prediction finds bins by broadcast comparison; above,
-# by binary search (see Ensemble._bin_index).
+# Up to this many rows, prediction finds bins by one broadcast comparison over
+# all rounds. Above it, by a count per round (see Ensemble._bin_index).
 BROADCAST_BIN_ROWS = 64
 
-# Values per prediction chunk (float64: 32 MiB), see Ensemble.decision.
+# Values of one (rows, rounds, outputs) array per prediction chunk (32 MiB in
+# float64), see Ensemble.decision.
 PREDICT_CHUNK_VALUES = 1 << 22
 
 # Bounds the SAMME vote of a round with zero weighted error: log((1 - e) / e)

@@ -386,7 +386,7 @@ class LinearBoostClassifier(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _decision_to_index(decision):
-        # Same tie rule as argmax over predict_proba: a zero log-odds is classes_[0].
+        # The tie rule of argmax over predict_proba: a zero log-odds gives classes_[0].
         if decision.shape[1] == 1:
             return (decision[:, 0] > 0).astype(np.int64)
         return decision.argmax(1)

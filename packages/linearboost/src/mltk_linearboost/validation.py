@@ -17,9 +17,9 @@ def check_features(estimator, X, *, reset: bool) -> np.ndarray:
 
     A pandas DataFrame with non-numeric columns is rejected with their names,
     and NaN or infinity is rejected with the first affected column. Sparse
-    matrices are rejected with scikit-learn's TypeError, whose message tells
-    the caller to use ``.toarray()``, because min-max scaling would make them
-    dense anyway.
+    matrices are rejected with scikit-learn's TypeError, whose message
+    suggests ``.toarray()``, because min-max scaling would make them dense
+    anyway.
     """
     _reject_non_numeric_columns(X)
     X = validate_data(estimator, X, dtype=np.float64, ensure_all_finite=False, reset=reset)
