@@ -64,7 +64,7 @@ def test_rmsnorm_computes_in_float32():
     assert torch.equal(out, expected)
 
 
-def test_gqa_query_head_reads_kv_head_h_div_rep():
+def test_gqa_repeat_interleave_head_order():
     model = tiny_model(n_layers=1, n_heads=4, n_kv_heads=2)
     attention = model.layers[0].attention
     x = torch.randn(1, 5, 64)
