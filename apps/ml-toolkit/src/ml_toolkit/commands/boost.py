@@ -143,6 +143,7 @@ def _run_bench(
         models=tuple(model_names), folds=folds, repeats=repeats, tune=tune, jobs=jobs,
         threads=threads, seed=seed, device=devices[0], device_request=devices[1],
     )  # fmt: skip
+    metadata = run_metadata(devices[0])  # at the start: the commit and time of the code that runs
     with make_progress(json_output) as progress:
         bar = progress.add_task("cross-validation", total=None)
         payload = run_cross_validation(
@@ -153,7 +154,7 @@ def _run_bench(
                 bar, advance=1, description=f"{result.dataset} {result.model}"
             ),
         )
-    payload = {"metadata": run_metadata(devices[0]), "skipped": loaded.skipped, **payload}
+    payload = {"metadata": metadata, "skipped": loaded.skipped, **payload}
     paths = write_cross_validation(out, payload)
 
     if json_output:
@@ -181,6 +182,7 @@ def _run_scaling(models, max_rows, threads, seed, devices, out, console, json_ou
     context = ModelContext(
         random_state=seed, threads=threads, device=devices[0], device_request=devices[1]
     )
+    metadata = run_metadata(devices[0])
     with make_progress(json_output) as progress:
         bar = progress.add_task("scaling", total=len(rows) * len(models))
         payload = run_scaling_study(
@@ -191,7 +193,7 @@ def _run_scaling(models, max_rows, threads, seed, devices, out, console, json_ou
                 bar, advance=1, description=f"{result.model} {result.rows:,} rows"
             ),
         )
-    payload = {"metadata": run_metadata(devices[0]), **payload}
+    payload = {"metadata": metadata, **payload}
     paths = write_scaling(out, payload)
 
     if json_output:
