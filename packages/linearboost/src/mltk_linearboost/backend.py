@@ -31,6 +31,10 @@ class NumpyBackend:
     def asarray(self, array, dtype=np.float64):
         return np.ascontiguousarray(array, dtype=dtype)
 
+    def from_host(self, array):
+        """Return a NumPy array from the host as this backend's array, without a copy."""
+        return array
+
     def project(self, X, coef):
         """Return ``X @ coef``; one column goes through the matrix-vector product,
         which is about twice as fast as a one-column matrix product."""
@@ -134,6 +138,9 @@ class TorchBackend:
     def asarray(self, array, dtype=None):
         dtype = self.dtype if dtype in (None, np.float64) else _torch_dtype(self.torch, dtype)
         return self.torch.as_tensor(np.asarray(array), dtype=dtype, device=self.device)
+
+    def from_host(self, array):
+        return self.torch.from_numpy(array).to(self.device)
 
     def project(self, X, coef):
         return X @ coef
