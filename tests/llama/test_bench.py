@@ -1,5 +1,7 @@
 """llama bench building blocks: prompt ids, weight bytes, the greedy loop and the static decode step."""
 
+import copy
+
 import pytest
 import torch
 
@@ -110,3 +112,33 @@ def test_compare_greedy_finds_first_difference():
     result = compare_greedy(reference, candidate)["p"]
     assert result["equal"] is False
     assert result["first_difference"] == 2
+
+
+def test_fused_logits_equal_unfused():
+    model = tiny_model()
+    fused = copy.deepcopy(model).fuse_projections()
+    tokens = torch.randint(0, VOCAB, (2, 9))
+    with torch.no_grad():
+        assert torch.allclose(fused(tokens), model(tokens), atol=1e-6)
+
+
+def test_fused_decode_equals_unfused():
+    model = tiny_model()
+    fused = copy.deepcopy(model).fuse_projections()
+    prompt = torch.tensor([[3, 14, 15, 92, 65]])
+    expected, _, _ = greedy_ours(model, prompt, new_tokens=6)
+    got, _, _ = greedy_ours(fused, prompt, new_tokens=6)
+    assert torch.equal(got, expected)
+
+
+def test_fused_parameter_names():
+    names = {name for name, _ in tiny_model().fuse_projections().named_parameters()}
+    assert "layers.0.attention.wqkv.weight" in names
+    assert "layers.0.feed_forward.w13.weight" in names
+    assert "layers.0.attention.wq.weight" not in names
+    assert "layers.0.feed_forward.w1.weight" not in names
+
+
+def test_fused_int8_quantizes_stacked_layers():
+    model = tiny_model().fuse_projections()
+    assert quantize_linears_int8(model) == 2 * 4 + 1

@@ -1,5 +1,7 @@
 """llama explain: the traced forward pass, its attention weights and its pictures."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -130,3 +132,10 @@ def test_index_lists_every_picture(pictures):
 def test_generation_attention_png(model, tmp_path):
     path = save_generation_attention(model, TOKENS, 8, lambda token_id: f"t{token_id}", tmp_path / "attention.png")
     _assert_png(path, "generation_attention")
+
+
+def test_trace_of_fused_model_equal(model, trace):
+    fused = copy.deepcopy(model).fuse_projections()
+    fused_trace = trace_forward(fused, TOKENS)
+    assert torch.allclose(fused_trace.logits, trace.logits, atol=1e-5)
+    assert torch.allclose(fused_trace.attention[2].weights, trace.attention[2].weights, atol=1e-6)

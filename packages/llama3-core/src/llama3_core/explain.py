@@ -94,9 +94,7 @@ def explicit_attention(
     batch, seq, _ = x.shape
     n_heads, n_kv_heads, head_dim = attention.n_heads, attention.n_kv_heads, attention.head_dim
 
-    q = attention.wq(x).view(batch, seq, n_heads, head_dim)
-    k = attention.wk(x).view(batch, seq, n_kv_heads, head_dim)
-    v = attention.wv(x).view(batch, seq, n_kv_heads, head_dim)
+    q, k, v = attention.project_qkv(x)  # (batch, seq, heads, head_dim), works on fused projections too
     record(
         Step("q = wq(x), split into heads", tuple(q.shape), f"{n_heads} query heads of {head_dim}")
     )
@@ -163,9 +161,8 @@ def explicit_attention(
 
 
 def _swiglu(feed_forward: FeedForward, x: torch.Tensor, steps: list[Step] | None) -> torch.Tensor:
-    gate = F.silu(feed_forward.w1(x))
-    up = feed_forward.w3(x)
-    hidden = gate * up
+    gate, up = feed_forward.gate_and_up(x)
+    hidden = F.silu(gate) * up
     out = feed_forward.w2(hidden)
     if steps is not None:
         steps.append(

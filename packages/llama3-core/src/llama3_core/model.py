@@ -37,6 +37,9 @@ Interface:
   positions 0..T-1, and each decode step passes the next position. Rows of
   unequal length are right-padded. The padding writes slots that the row's
   later tokens overwrite before anything attends to them.
+- ``model.fuse_projections()`` stacks each layer's wq, wk, wv into ``wqkv`` and
+  w1, w3 into ``w13`` for faster inference. It renames those parameters, so it
+  comes after loading and never before saving or finetuning.
 
 Rotary tables are float32 and computed once per device, independent of the
 model's dtype, so a bfloat16 model rotates with float32 angles.
@@ -62,8 +65,9 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x32 = x.float()
-        normed = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        # F.rms_norm is one fused kernel for x * rsqrt(mean(x^2) + eps), which saves
+        # four dispatches per norm, 60 per decode step of a 30-layer model.
+        normed = F.rms_norm(x.float(), (x.shape[-1],), eps=self.eps)
         return normed.type_as(x) * self.weight
 
 
@@ -186,6 +190,9 @@ class Attention(nn.Module):
         self.wk = nn.Linear(config.dim, config.n_kv_heads * config.head_dim, bias=False)
         self.wv = nn.Linear(config.dim, config.n_kv_heads * config.head_dim, bias=False)
         self.wo = nn.Linear(config.n_heads * config.head_dim, config.dim, bias=False)
+        # Set by fuse_projections() for inference: wq, wk and wv stacked into one matrix,
+        # so a decode step runs one matmul instead of three small ones.
+        self.wqkv: nn.Linear | None = None
 
     def forward(
         self,
@@ -197,12 +204,12 @@ class Attention(nn.Module):
         mask: torch.Tensor | None = None,
         kv_len: int = 0,
     ) -> torch.Tensor:
-        batch, seq, _ = x.shape
-        q = self.wq(x).view(batch, seq, self.n_heads, self.head_dim)
-        k = self.wk(x).view(batch, seq, self.n_kv_heads, self.head_dim)
-        v = self.wv(x).view(batch, seq, self.n_kv_heads, self.head_dim)
-        q = apply_rotary(q, cos, sin)
-        k = apply_rotary(k, cos, sin)
+        if self.wqkv is None:
+            q, k, v = self.project_qkv(x)
+            q = apply_rotary(q, cos, sin)
+            k = apply_rotary(k, cos, sin)
+        else:
+            q, k, v = self._fused_qkv(x, cos, sin)
 
         if cache is None:
             y = self._causal_attention(q, k, v)
@@ -210,6 +217,43 @@ class Attention(nn.Module):
             keys, values = cache.update(self.layer_index, k, v, positions, kv_len)
             y = self._cached_attention(q, keys, values, mask)
         return self.wo(y)
+
+    def project_qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Return q (batch, seq, n_heads, head_dim) and k, v (batch, seq, n_kv_heads, head_dim), unrotated."""
+        batch, seq, _ = x.shape
+        if self.wqkv is None:
+            q, k, v = self.wq(x), self.wk(x), self.wv(x)
+        else:
+            q, k, v = self.wqkv(x).split(self._qkv_widths(), dim=-1)
+        q = q.view(batch, seq, self.n_heads, self.head_dim)
+        k = k.view(batch, seq, self.n_kv_heads, self.head_dim)
+        v = v.view(batch, seq, self.n_kv_heads, self.head_dim)
+        return q, k, v
+
+    def _qkv_widths(self) -> list[int]:
+        return [self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim, self.n_kv_heads * self.head_dim]
+
+    def _fused_qkv(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
+        """Project with wqkv and rotate q and k in one call, since their heads are adjacent."""
+        batch, seq, _ = x.shape
+        qkv = self.wqkv(x)
+        rotated_width = (self.n_heads + self.n_kv_heads) * self.head_dim
+        qk = qkv[..., :rotated_width].view(batch, seq, self.n_heads + self.n_kv_heads, self.head_dim)
+        q, k = apply_rotary(qk, cos, sin).split([self.n_heads, self.n_kv_heads], dim=2)
+        v = qkv[..., rotated_width:].view(batch, seq, self.n_kv_heads, self.head_dim)
+        return q, k, v
+
+    def fuse_projections(self) -> None:
+        """Replace wq, wk and wv with one stacked Linear ``wqkv``, for inference only.
+
+        The state dict then names ``wqkv`` instead, so fuse after loading and
+        never before saving, finetuning or wrapping with peft.
+        """
+        if self.wqkv is not None:
+            return
+        stacked = torch.cat([self.wq.weight, self.wk.weight, self.wv.weight]).detach()
+        self.wqkv = _linear_with_weight(stacked)
+        del self.wq, self.wk, self.wv
 
     def _causal_attention(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Compute the training path, giving every query head its own copy of its key/value head."""
@@ -261,9 +305,33 @@ class FeedForward(nn.Module):
         self.w1 = nn.Linear(config.dim, hidden, bias=False)
         self.w2 = nn.Linear(hidden, config.dim, bias=False)
         self.w3 = nn.Linear(config.dim, hidden, bias=False)
+        # Set by fuse_projections() for inference: w1 and w3 stacked into one matrix.
+        self.w13: nn.Linear | None = None
+
+    def gate_and_up(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return w1 x (the gate, before SiLU) and w3 x (the up projection)."""
+        if self.w13 is None:
+            return self.w1(x), self.w3(x)
+        gate, up = self.w13(x).chunk(2, dim=-1)
+        return gate, up
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        gate, up = self.gate_and_up(x)
+        return self.w2(F.silu(gate) * up)
+
+    def fuse_projections(self) -> None:
+        """Replace w1 and w3 with one stacked Linear ``w13``, for inference only (see Attention)."""
+        if self.w13 is not None:
+            return
+        self.w13 = _linear_with_weight(torch.cat([self.w1.weight, self.w3.weight]).detach())
+        del self.w1, self.w3
+
+
+def _linear_with_weight(weight: torch.Tensor) -> nn.Linear:
+    """Wrap ``weight`` (out_features, in_features) in a bias-free Linear without initialising a new one."""
+    linear = nn.Linear(weight.shape[1], weight.shape[0], bias=False, device="meta")
+    linear.weight = nn.Parameter(weight, requires_grad=False)
+    return linear
 
 
 class TransformerBlock(nn.Module):
@@ -402,6 +470,17 @@ class Transformer(nn.Module):
             )  # (batch, n_rep, seq, kv_len)
             mask = mask.view(batch, 1, self.config.n_rep * seq, kv_len)
         return cos, sin, {"cache": cache, "positions": positions, "mask": mask, "kv_len": kv_len}
+
+    def fuse_projections(self) -> Transformer:
+        """Stack each layer's wq/wk/wv and w1/w3 into one matrix each, for faster inference.
+
+        Decode at batch 1 runs one matrix-vector product per Linear, and small
+        ones do not reach the memory bandwidth that large ones do. Returns self.
+        """
+        for layer in self.layers:
+            layer.attention.fuse_projections()
+            layer.feed_forward.fuse_projections()
+        return self
 
     def num_parameters(self) -> int:
         """Count distinct parameters (a tied embedding counts once)."""

@@ -216,6 +216,9 @@ def bench(
 
         hf_model = to_transformers(loaded.model)
 
+    # Stack wq/wk/wv and w1/w3 for speed; the transformers copy above kept the separate names.
+    loaded.model.fuse_projections()
+
     quality = None
     if quantize == "int8":
         console.print("[dim]quantizing to int8 and checking its greedy text...[/dim]")
