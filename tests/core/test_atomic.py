@@ -1,5 +1,7 @@
 import json
 import math
+import os
+import stat
 
 import pytest
 
@@ -46,3 +48,12 @@ def test_png_has_signature(tmp_path):
     axes.plot([0, 1], [1, 0])
     target = save_png(figure, tmp_path / "plot.png")
     assert target.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_written_file_has_umask_mode(tmp_path):
+    umask = os.umask(0o027)
+    try:
+        target = atomic_write_text(tmp_path / "out.txt", "x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640

@@ -30,10 +30,20 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     temporary_path = Path(temporary)
     try:
         yield temporary_path
+        # mkstemp creates the file readable by its owner only; give it the
+        # mode that a plain open() would have given the target.
+        os.chmod(temporary_path, _new_file_mode())
         os.replace(temporary_path, target)
     except BaseException:
         temporary_path.unlink(missing_ok=True)
         raise
+
+
+def _new_file_mode() -> int:
+    """Return 0o666 less the process umask, the mode open() gives a new file."""
+    umask = os.umask(0o022)  # the umask can only be read by setting it
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def _atomic_write(target: str | os.PathLike[str], mode: str, write: Callable[[IO[Any]], None]) -> Path:
