@@ -147,3 +147,22 @@ def test_bench_random_weights_rejects_quantize():
     result = run_cli("llama", "bench", "--random-weights", "llama3-8b", "--quantize", "int8")
     assert result.returncode == 2
     assert "--random-weights" in result.stderr
+
+
+def test_generate_saves_attention_heatmap(tiny_model, tmp_path):
+    target = tmp_path / "attention.png"
+    result = run_cli(
+        "llama", "generate", "the cat", "--model", str(tiny_model), "--no-chat", "--max-new-tokens", "4",
+        "--attention-heatmap", str(target), "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["attention_heatmap"] == str(target)
+    image = np.asarray(Image.open(target).convert("L"))
+    assert image.shape == (900, 1000)
+    assert image.std() > 10
+
+
+def test_generate_heatmap_needs_png_name(tmp_path):
+    result = run_cli("llama", "generate", "hi", "--attention-heatmap", str(tmp_path / "a.jpg"))
+    assert result.returncode == 2
+    assert "--attention-heatmap" in result.stderr

@@ -8,6 +8,7 @@ folder or a GGUF file.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 from mltk_core.errors import UserInputError
@@ -60,12 +61,22 @@ def generate(
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
+    attention_heatmap: Path | None = typer.Option(
+        None,
+        "--attention-heatmap",
+        help="Save the last layer's attention, averaged over heads, over the prompt and the "
+        "generated tokens as this PNG file.",
+    ),
     json_output: bool = typer.Option(
         False, "--json", help="Print one JSON object on stdout instead of streaming."
     ),
 ) -> None:
     """Generate text from PROMPT, streaming tokens as they arrive."""
     _check_sampling_options(max_new_tokens, temperature, top_p, top_k, seed)
+    if attention_heatmap is not None and attention_heatmap.suffix.lower() != ".png":
+        raise UserInputError(
+            f"invalid --attention-heatmap {attention_heatmap}: expected a file name ending in .png"
+        )
     if system is not None and chat is False:
         raise UserInputError("--system applies only in chat mode: drop --system or pass --chat")
 
@@ -80,6 +91,8 @@ def generate(
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
+    # One matmul for q/k/v and one for gate/up: faster decode, same numbers.
+    loaded.model.fuse_projections()
 
     use_chat = loaded.is_instruct if chat is None else chat
     if use_chat and loaded.chat_format is None:
@@ -109,6 +122,16 @@ def generate(
         on_token=None if json_output else show,
     )
     text = loaded.tokenizer.decode(result.generated_ids)
+    if attention_heatmap is not None:
+        from llama3_core.explain_plots import save_generation_attention
+
+        save_generation_attention(
+            loaded.model,
+            result.prompt_ids + result.generated_ids,
+            len(result.prompt_ids),
+            loaded.tokenizer.piece,
+            attention_heatmap,
+        )
     timings = {
         "prefill_tokens_per_s": round(result.prefill_tokens_per_s, 2),
         "decode_tokens_per_s": round(result.decode_tokens_per_s, 2),
@@ -126,6 +149,7 @@ def generate(
                 "text": text,
                 "stop_reason": result.stop_reason,
                 "timings": timings,
+                "attention_heatmap": str(attention_heatmap) if attention_heatmap else None,
             }
         )
         return
