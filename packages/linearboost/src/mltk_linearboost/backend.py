@@ -21,6 +21,10 @@ import numpy as np
 # NOTE: the threshold is an estimate; it has not been measured on a GPU.
 AUTO_CUDA_MIN_VALUES = 1_000_000
 
+# From this many values, count_edges_below compares instead of binary searching
+# (the crossover measured between 1,400 and 5,000 values for 8 bins).
+COUNT_BY_COMPARISON_MIN_VALUES = 4096
+
 
 class NumpyBackend:
     """Float64 NumPy arrays on the CPU."""
@@ -213,12 +217,15 @@ class TorchBackend:
 
 
 def count_edges_below(values, edges):
-    """Count the ``edges`` (up to 255) below each of ``values``, shape (n,).
+    """Count the sorted ``edges`` (up to 255) below each of ``values``, shape (n,).
 
-    Comparing against every edge with edges on the leading axis keeps each pass
-    contiguous, and uint8 sums vectorise: about 30x faster than np.searchsorted
-    for 8 bins on 200,000 values.
+    On many values, comparing against every edge with edges on the leading axis
+    keeps each pass contiguous, and uint8 sums vectorise: about 30x faster than
+    np.searchsorted for 8 bins on 200,000 values. Below about 4,000 values the
+    binary search is faster.
     """
+    if values.shape[0] < COUNT_BY_COMPARISON_MIN_VALUES:
+        return np.searchsorted(edges, values)
     above = values > edges[:, None]  # (n_edges, n)
     return above.view(np.uint8).sum(0, dtype=np.uint8).astype(np.int64)
 
