@@ -142,3 +142,13 @@ def test_fused_parameter_names():
 def test_fused_int8_quantizes_stacked_layers():
     model = tiny_model().fuse_projections()
     assert quantize_linears_int8(model) == 2 * 4 + 1
+
+
+def test_last_only_logits_equal_last_column():
+    model = tiny_model()
+    tokens = torch.randint(0, VOCAB, (2, 7))
+    with torch.no_grad():
+        full = model(tokens, torch.arange(7), model.new_cache(2, 8))
+        last = model(tokens, torch.arange(7), model.new_cache(2, 8), last_only=True)
+    assert last.shape == (2, 1, VOCAB)
+    assert torch.allclose(last, full[:, -1:], atol=1e-6)

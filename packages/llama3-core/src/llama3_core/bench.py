@@ -147,7 +147,7 @@ def greedy_ours(
 
     synchronize(device)
     start = time.perf_counter()
-    logits = model(prompt_ids, torch.arange(seq, device=device), cache)
+    logits = model(prompt_ids, torch.arange(seq, device=device), cache, last_only=True)
     next_ids = logits[:, -1].argmax(dim=-1, keepdim=True)  # (batch, 1)
     synchronize(device)
     first_token_seconds = time.perf_counter() - start

@@ -125,7 +125,7 @@ def generate(
 
     tokens = torch.tensor([prompt], device=device)
     with Timer(device) as prefill_timer:
-        logits = model(tokens, torch.arange(len(prompt), device=device), cache)
+        logits = model(tokens, torch.arange(len(prompt), device=device), cache, last_only=True)
         next_id = sample_next(logits[:, -1], sampling, generator)
         token = int(next_id)
 
