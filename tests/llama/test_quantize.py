@@ -58,6 +58,14 @@ def test_int8_linear_matches_dequantized_matmul(dtype):
     assert torch.allclose(out.float(), expected, atol=tolerance, rtol=tolerance)
 
 
+def test_many_tokens_take_dequantized_path():
+    torch.manual_seed(0)
+    layer = Int8Linear.from_linear(nn.Linear(64, 40, bias=False).to(torch.bfloat16))
+    x = torch.randn(40, 64, dtype=torch.bfloat16)
+    expected = torch.cat([layer(x[:10]), layer(x[10:20]), layer(x[20:30]), layer(x[30:])])
+    assert torch.allclose(layer(x).float(), expected.float(), atol=5e-2, rtol=5e-2)
+
+
 def test_bias_linear_rejected():
     with pytest.raises(ValueError, match="bias-free"):
         Int8Linear.from_linear(nn.Linear(4, 4, bias=True))
