@@ -66,19 +66,25 @@ class ResultsStore:
         """
         path = self.out / "settings.json"
         if path.is_file() and not overwrite:
-            saved = json.loads(path.read_text())
-            differences = differing_settings(saved, settings)
-            if differences:
-                raise UserInputError(
-                    f"--out {self.out} contains results made with other settings: "
-                    f"{'; '.join(differences)}. "
-                    "Pass --overwrite to replace them, or choose another --out"
-                )
+            self.check_settings(settings)
             return True
         if overwrite:
             self._clear()
         atomic_write_json(path, settings)
         return False
+
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        """Raise ``UserInputError`` naming each setting that differs from ``settings.json``."""
+        path = self.out / "settings.json"
+        if not path.is_file():
+            return
+        differences = differing_settings(json.loads(path.read_text()), settings)
+        if differences:
+            raise UserInputError(
+                f"--out {self.out} contains results made with other settings: "
+                f"{'; '.join(differences)}. "
+                "Pass --overwrite to replace them, or choose another --out"
+            )
 
     def _clear(self) -> None:
         for name in OUTPUT_FILES:

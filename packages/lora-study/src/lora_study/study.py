@@ -9,7 +9,6 @@ own regulariser differ.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -85,7 +84,9 @@ def run_study(
 def _run(settings, out, overwrite, json_mode, log, device, dtype, world, started) -> dict | None:
     store = ResultsStore(out)
     settings_record = settings.to_dict()
-    _check_resume_on_every_rank(store, settings_record, overwrite)
+    # Every process checks, so that no rank waits at a barrier for one that raised.
+    if not overwrite:
+        store.check_settings(settings_record)
     barrier(world)
     if world.is_main:
         if store.prepare(settings_record, overwrite):
@@ -125,20 +126,6 @@ def _run(settings, out, overwrite, json_mode, log, device, dtype, world, started
     metadata = run_metadata(device, dtype)
     metadata["world_size"] = world.world_size
     return write_outputs(store, settings, arms, base_record, runs, metadata, wall_seconds)
-
-
-def _check_resume_on_every_rank(
-    store: ResultsStore, settings_record: dict, overwrite: bool
-) -> None:
-    """Raise the settings-mismatch error on every process, so no rank waits for a failed one."""
-    from lora_study.settings import differing_settings
-
-    path = store.out / "settings.json"
-    if overwrite or not path.is_file():
-        return
-    differences = differing_settings(json.loads(path.read_text()), settings_record)
-    if differences:
-        store.prepare(settings_record, overwrite=False)
 
 
 def _context(
