@@ -4,61 +4,53 @@ from __future__ import annotations
 
 from typing import Any
 
+# Column header, and the formatter of a finished row.
+SUMMARY_COLUMNS = (
+    ("arm", lambda row: row["arm"]),
+    ("lr", lambda row: f"{row['lr']:g}"),
+    ("steps", lambda row: str(row["steps"])),
+    ("loss", lambda row: f"{row['target_loss']:.3f}"),
+    ("acc", lambda row: _accuracy(row["target_accuracy"])),
+    ("forget", lambda row: f"{row['forgetting']:+.3f}"),
+    ("trainable", lambda row: f"{row['trainable_parameters']:,}"),
+    ("MiB", lambda row: f"{(row['peak_memory_bytes'] or 0) / 2**20:.0f}"),
+    ("ms", lambda row: f"{1000 * (row['step_seconds'] or 0):.0f}"),
+    ("tok/s", lambda row: f"{row['tokens_per_second'] or 0:,.0f}"),
+    ("rank90", lambda row: f"{row['mean_rank90_fraction']:.1%}"),
+    ("intr", lambda row: f"{row['mean_intruders']:.1f}"),
+)
+# Left out below 110 columns, so that an 80-column terminal or a pipe shows whole numbers.
+WIDE_ONLY = ("trainable", "MiB", "tok/s", "intr")
+
 
 def print_summary(payload: dict[str, Any], console) -> None:
-    """Print every arm at every training length, then the findings."""
+    """Print every arm at every training length, then the findings.
+
+    Columns: target loss and accuracy, forgetting (source loss rise), trainable
+    parameters, peak memory, step time, tokens/s, the mean 90%-energy rank as a
+    share of full rank, and the mean count of intruder dimensions.
+    """
+    from rich import box
     from rich.table import Table
 
+    columns = [
+        column for column in SUMMARY_COLUMNS if console.width >= 110 or column[0] not in WIDE_ONLY
+    ]
+    table = Table(title="LoRA against full finetuning", box=box.SIMPLE_HEAD, padding=(0, 1))
+    for header, _ in columns:
+        table.add_column(header, justify="left" if header == "arm" else "right", no_wrap=True)
+
     base = payload["base"]
-    table = Table(title="LoRA against full finetuning")
-    for column in (
-        "arm",
-        "lr",
-        "steps",
-        "target loss",
-        "accuracy",
-        "forgetting",
-        "trainable",
-        "peak MiB",
-        "step ms",
-        "tokens/s",
-        "90% rank",
-        "intruders",
-    ):
-        table.add_column(column, justify="left" if column == "arm" else "right")
-    table.add_row(
-        "base",
-        "",
-        "0",
-        f"{base['target_loss']:.4f}",
-        _accuracy(base.get("target_accuracy")),
-        "0",
-        "",
-        "",
-        "",
-        "",
-        "",
-        "",
-    )
+    base_cells = {"arm": "base", "steps": "0", "loss": f"{base['target_loss']:.3f}"}
+    base_cells["acc"] = _accuracy(base.get("target_accuracy"))
+    table.add_row(*[base_cells.get(header, "") for header, _ in columns])
     for row in payload["rows"]:
         if row.get("status") != "finished":
-            table.add_row(row["label"], "diverged", *[""] * 10)
+            table.add_row(row["arm"], "diverged", *[""] * (len(columns) - 2))
             continue
-        table.add_row(
-            row["label"],
-            f"{row['lr']:g}",
-            str(row["steps"]),
-            f"{row['target_loss']:.4f}",
-            _accuracy(row["target_accuracy"]),
-            f"{row['forgetting']:+.4f}",
-            f"{row['trainable_parameters']:,}",
-            f"{(row['peak_memory_bytes'] or 0) / 2**20:.0f}",
-            f"{1000 * (row['step_seconds'] or 0):.0f}",
-            f"{row['tokens_per_second'] or 0:,.0f}",
-            f"{row['mean_rank90_fraction']:.1%}",
-            f"{row['mean_intruders']:.1f}",
-        )
+        table.add_row(*[format_cell(row) for _, format_cell in columns])
     console.print(table)
+
     for finding in payload["findings"]:
         verdict = {
             True: "[green]reproduced[/]",
