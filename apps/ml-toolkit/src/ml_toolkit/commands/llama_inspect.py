@@ -396,5 +396,5 @@ def _print_bench(report: dict, console) -> None:
             f"(mean |logit| {quality['reference_mean_abs_logit']:.2f})"
         )
         for name, entry in quality["prompts"].items():
-            verdict = "equal" if entry["equal"] else f"differs from token {entry['first_difference']}"
+            verdict = "equal" if entry["equal"] else f"differ from token {entry['first_difference']}"
             console.print(f"  {name}: first {quality['greedy_tokens']} greedy tokens {verdict}: {entry['text']!r}")
