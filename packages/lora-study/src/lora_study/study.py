@@ -208,7 +208,11 @@ def model_max_seq_len(model: torch.nn.Module) -> int:
 
 
 def _base_record(context: StudyContext, store: ResultsStore) -> dict:
+    """Read base.json, or evaluate the base on rank 0 and write it."""
     saved = store.load_base()
+    # Every rank reads before rank 0 may write, so all ranks take the same branch
+    # and meet at the same barriers.
+    barrier(context.world)
     if saved is not None:
         return saved
     record: dict = {}
