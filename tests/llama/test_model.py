@@ -137,6 +137,17 @@ def test_training_forward_has_gradients():
     assert all(torch.isfinite(g).all() for g in grads)
 
 
+def test_training_after_inference_mode_forward():
+    model = tiny_model()
+    tokens = torch.randint(0, 97, (1, 8))
+    with torch.inference_mode():
+        model(tokens)
+    model.train()
+    loss = F.cross_entropy(model(tokens).flatten(0, 1), tokens.flatten())
+    loss.backward()
+    assert model.tok_embeddings.weight.grad is not None
+
+
 def test_dropout_only_in_training_mode():
     model = tiny_model(dropout=0.5)
     tokens = torch.randint(0, 97, (1, 16))

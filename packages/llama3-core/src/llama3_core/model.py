@@ -400,7 +400,10 @@ class Transformer(nn.Module):
         """Return the float32 cos and sin tables on ``device``, computing them once."""
         tables = self._rope_cache.get(device)
         if tables is None:
-            tables = rope_tables(self.config, device)
+            # Tables built under inference_mode would be inference tensors, which a
+            # later training forward cannot save for backward, so build them outside it.
+            with torch.inference_mode(False):
+                tables = rope_tables(self.config, device)
             self._rope_cache[device] = tables
         return tables
 
