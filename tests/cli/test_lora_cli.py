@@ -192,8 +192,8 @@ def test_bad_preset_is_usage_error(cache, tmp_path):
     assert "invalid preset 'huge'" in result.stderr
 
 
-# NOTE: the quick preset takes about 3 minutes on 2 idle cores, over this folder's share
-# of CI time, so it runs only when MLTK_RUN_QUICK_PRESET=1.
+# The quick preset takes about 3 minutes on 2 idle cores, so it runs only when
+# MLTK_RUN_QUICK_PRESET=1, which .ci/run sets.
 @pytest.mark.slow
 @pytest.mark.skipif(
     os.environ.get("MLTK_RUN_QUICK_PRESET") != "1", reason="set MLTK_RUN_QUICK_PRESET=1 to run"
