@@ -74,6 +74,11 @@ def test_debug_shows_traceback():
     assert "Traceback" in result.stderr
 
 
+def test_debug_keeps_exit_code():
+    result = run_cli("--debug", "info", "--device", "cuda:7")
+    assert result.returncode == 2
+
+
 def test_unknown_command_exits_2():
     result = run_cli("no-such-command")
     assert result.returncode == 2

@@ -7,6 +7,7 @@ Commands import torch and the capability packages inside their bodies, so that
 from __future__ import annotations
 
 import sys
+import traceback
 
 import typer
 
@@ -53,7 +54,8 @@ def main() -> None:
 
 
 def _report(error: Exception, exit_code: int) -> None:
+    # --debug adds the traceback but keeps the exit code, so scripts see the same result.
     if cli_state.debug:
-        raise error
+        traceback.print_exc()
     print(f"error: {error}", file=sys.stderr)
     sys.exit(exit_code)
