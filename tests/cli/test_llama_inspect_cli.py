@@ -166,3 +166,34 @@ def test_generate_heatmap_needs_png_name(tmp_path):
     result = run_cli("llama", "generate", "hi", "--attention-heatmap", str(tmp_path / "a.jpg"))
     assert result.returncode == 2
     assert "--attention-heatmap" in result.stderr
+
+
+def invoke(*args: str):
+    from ml_toolkit.cli import app
+    from typer.testing import CliRunner
+
+    return CliRunner().invoke(app, list(args))
+
+
+def test_explain_overwrite_removes_old_pictures(tiny_model, tmp_path):
+    out = tmp_path / "out"
+    invoke("llama", "explain", "the cat", "--model", str(tiny_model), "--out", str(out))
+    (out / "notes.txt").write_text("mine")
+    result = invoke(
+        "llama", "explain", "the dog", "--model", str(tiny_model), "--out", str(out),
+        "--layer", "0", "--head", "1", "--overwrite",
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(path.name for path in out.iterdir())
+    assert names == [
+        "heads_layer0.png", "index.html", "logit_lens.png", "notes.txt", "qk_layer0_head1.png", "rotary.png"
+    ]
+
+
+@pytest.mark.parametrize("prompt", ["", "   "])
+def test_explain_empty_prompt_exits_2(tiny_model, tmp_path, prompt):
+    from mltk_core.errors import UserInputError
+
+    result = invoke("llama", "explain", prompt, "--model", str(tiny_model), "--out", str(tmp_path / "out"))
+    assert isinstance(result.exception, UserInputError)
+    assert "the prompt is empty" in str(result.exception)

@@ -107,3 +107,13 @@ def test_invalid_options_rejected_before_loading(option):
     result = invoke("llama", "generate", "hi", "--model", "/nonexistent", *option)
     assert isinstance(result.exception, UserInputError)
     assert "invalid" in str(result.exception)
+
+
+@pytest.mark.parametrize("mode", ["--chat", "--no-chat", None])
+@pytest.mark.parametrize("prompt", ["", "  \n "])
+def test_generate_empty_prompt_rejected(reference_model, write_gguf, mode, prompt):
+    path = write_gguf(reference_model("gqa"))
+    args = ["llama", "generate", prompt, "--model", str(path), "--device", "cpu"]
+    result = invoke(*args, *([mode] if mode else []))
+    assert isinstance(result.exception, UserInputError)
+    assert "the prompt is empty" in str(result.exception)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -250,6 +251,28 @@ def write_index(pictures: list[Picture], title: str, summary: str, path: Path) -
         + "\n</body></html>\n"
     )
     return atomic_write_text(path, page)
+
+# Every name render_trace writes; --overwrite removes only these, never other files.
+EXPLANATION_FILE = re.compile(
+    r"(rotary|qk_layer\d+_head\d+|heads_layer\d+|logit_lens)\.png|index\.html"
+)
+
+
+def remove_explanation(out_dir: Path) -> list[Path]:
+    """Delete the files an earlier explanation wrote into ``out_dir``; return them.
+
+    A new run may draw other layers or heads, so files it would not rewrite
+    would otherwise stay beside the new ones.
+    """
+    if not out_dir.is_dir():
+        return []
+    removed = [
+        path for path in sorted(out_dir.iterdir())
+        if path.is_file() and EXPLANATION_FILE.fullmatch(path.name)
+    ]
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def render_trace(

@@ -79,6 +79,16 @@ def sample_next(
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
 
+def check_prompt_text(prompt: str) -> None:
+    """Raise ``UserInputError`` when ``prompt`` is empty or only whitespace, in any mode.
+
+    A chat template wraps even an empty message in header tokens, so the
+    token count alone cannot tell an empty prompt apart; the text can.
+    """
+    if not prompt.strip():
+        raise UserInputError(f"the prompt is empty ({prompt!r}): pass some text to continue or ask about")
+
+
 @torch.inference_mode()
 def generate(
     model: Transformer,

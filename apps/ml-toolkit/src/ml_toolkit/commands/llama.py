@@ -81,13 +81,14 @@ def generate(
         raise UserInputError("--system applies only in chat mode: drop --system or pass --chat")
 
     from llama3_core.chat import build_messages
-    from llama3_core.generation import SamplingConfig, TextStream
+    from llama3_core.generation import SamplingConfig, TextStream, check_prompt_text
     from llama3_core.generation import generate as run_generation
     from llama3_core.loading import load_model
     from mltk_core.devices import resolve_device
     from mltk_core.dtypes import dtype_name, resolve_dtype
     from mltk_core.progress import stderr_console
 
+    check_prompt_text(prompt)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
@@ -161,7 +162,8 @@ def generate(
         f"{result.stop_reason.replace('_', ' ')}; "
         f"prefill {timings['prefill_tokens_per_s']} tokens/s, decode "
         f"{timings['decode_tokens_per_s']} tokens/s "
-        f"({resolved_device}, {dtype_name(resolved_dtype)})[/dim]"
+        f"({resolved_device}, {dtype_name(resolved_dtype)})[/dim]",
+        soft_wrap=True,
     )
 
 

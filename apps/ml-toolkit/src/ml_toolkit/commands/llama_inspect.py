@@ -44,11 +44,13 @@ def explain(
         raise UserInputError(f"{out} already contains an explanation (index.html): pass --overwrite or another --out")
 
     from llama3_core.explain import top_next_tokens, trace_forward
-    from llama3_core.explain_plots import render_trace
+    from llama3_core.explain_plots import remove_explanation, render_trace
+    from llama3_core.generation import check_prompt_text
     from llama3_core.loading import load_model
     from mltk_core.devices import resolve_device
     from mltk_core.dtypes import dtype_name, resolve_dtype
 
+    check_prompt_text(prompt)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
     loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
@@ -65,6 +67,8 @@ def explain(
     tokenizer = loaded.tokenizer
     pieces = [tokenizer.piece(token_id) for token_id in token_ids]
     trace = trace_forward(loaded.model, token_ids, layer_index)
+    if overwrite:
+        remove_explanation(out)
     pictures = render_trace(trace, pieces, tokenizer.piece, out, heads, prompt)
     top = top_next_tokens(trace, tokenizer.piece, k=5)
 
