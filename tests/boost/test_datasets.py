@@ -200,3 +200,18 @@ def test_csv_missing_file_rejected(tmp_path):
     with pytest.raises(UserInputError) as raised:
         load_csv(tmp_path / "absent.csv", "label")
     assert "absent.csv" in str(raised.value)
+
+
+def test_bench_nothing_loaded_exits_2(tmp_path, monkeypatch):
+    from ml_toolkit.cli import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("MLTK_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("MLTK_DATA_DIR", raising=False)
+    monkeypatch.setattr(datasets, "BANKNOTE_URL", f"http://127.0.0.1:{_closed_port()}/x.txt")
+    result = CliRunner().invoke(
+        app, ["boost", "bench", "--datasets", "banknote", "--models", "logreg", "--out", str(tmp_path / "run")]
+    )
+    assert isinstance(result.exception, UserInputError)
+    assert "skipped: banknote" in str(result.exception)
+    assert "MLTK_DATA_DIR" in str(result.exception)

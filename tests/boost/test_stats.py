@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
 import pytest
+from mltk_linearboost.bench.report import ranks_table, results_table
 from mltk_linearboost.bench.stats import (
     average_ranks,
     corrected_resampled_ttest,
@@ -110,8 +112,8 @@ def test_friedman_identical_rankings():
     scores = np.array([[0.9, 0.8, 0.7], [0.95, 0.85, 0.75]])
     result = friedman_test(scores, ["a", "b", "c"])
     assert result.average_ranks == [1.0, 2.0, 3.0]
-    assert result.iman_davenport_f == math.inf
-    assert result.iman_davenport_p_value == 0.0
+    assert result.iman_davenport_f is None
+    assert result.iman_davenport_p_value is None
 
 
 def test_friedman_all_tied():
@@ -123,3 +125,36 @@ def test_friedman_all_tied():
 def test_friedman_needs_two_datasets():
     with pytest.raises(ValueError, match="at least 2 datasets"):
         friedman_test(np.array([[0.9, 0.8]]), ["a", "b"])
+
+
+def _render(table) -> str:
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(table)
+    return console.export_text()
+
+
+def test_ranks_table_undefined_f_reads_na():
+    scores = np.array([[0.9, 0.8, 0.7], [0.95, 0.85, 0.75]])
+    ranking = {"metric": "f1_weighted", **friedman_test(scores, ["a", "b", "c"]).to_dict()}
+    line = next(row for row in _render(ranks_table([ranking])).splitlines() if "Iman" in row)
+    assert "n/a" in line
+
+
+def test_ranks_table_one_dataset_reads_na():
+    ranking = {
+        "metric": "f1_weighted", "models": ["a", "b"], "average_ranks": [1.0, 2.0], "n_datasets": 1,
+        "chi_square": 1.0, "chi_square_p_value": 0.3, "iman_davenport_f": 1.0, "iman_davenport_p_value": 0.3,
+    }  # fmt: skip
+    lines = [row for row in _render(ranks_table([ranking])).splitlines() if " p " in row]
+    assert all("n/a" in row for row in lines)
+
+
+def test_results_table_without_ours_has_no_p_column():
+    row = {
+        "dataset": "heart", "model": "logreg", "failed_folds": 0,
+        **{f"{metric}_{part}": 0.8 for metric in ("f1_weighted", "roc_auc", "accuracy") for part in ("mean", "std")},
+        **{f"{timing}_mean": 0.01 for timing in ("fit_seconds", "fit_cpu_seconds", "predict_seconds", "latency_seconds")},
+    }  # fmt: skip
+    assert "F1 p vs" not in _render(results_table([row], [], "linearboost"))

@@ -103,3 +103,11 @@ def test_bench_scaling_json(tmp_path):
         ("lightgbm", 300),
     ]
     assert (tmp_path / "scaling.png").is_file()
+
+
+def test_bench_device_help_lists_mps():
+    from ml_toolkit.cli import app
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["boost", "bench", "--help"], env={"COLUMNS": "400"})
+    assert "cuda:N or mps" in result.output

@@ -117,3 +117,14 @@ def test_generate_empty_prompt_rejected(reference_model, write_gguf, mode, promp
     result = invoke(*args, *([mode] if mode else []))
     assert isinstance(result.exception, UserInputError)
     assert "the prompt is empty" in str(result.exception)
+
+
+def test_generate_summary_stays_one_line(reference_model, write_gguf):
+    path = write_gguf(reference_model("gqa"))
+    result = invoke(
+        "llama", "generate", "the then", "--model", str(path), "--no-chat",
+        "--max-new-tokens", "3", "--dtype", "float32", "--device", "cpu",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if "stopped by" in line]
+    assert lines[0].endswith("(cpu, float32)")

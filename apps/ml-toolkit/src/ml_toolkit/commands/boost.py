@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from mltk_core.errors import UserInputError, WorkFailedError
+from mltk_core.errors import UserInputError
 
 from ml_toolkit.output import human_console, print_json
 
@@ -52,7 +52,7 @@ def bench(
     device: str = typer.Option(
         "auto",
         "--device",
-        help="Device of LinearBoost, XGBoost and CatBoost: auto, cpu, cuda, cuda:N. "
+        help="Device of LinearBoost, XGBoost and CatBoost: auto, cpu, cuda, cuda:N or mps. "
         "The other models run on the CPU.",
     ),
     data_dir: Path | None = typer.Option(
@@ -135,9 +135,14 @@ def _run_bench(
 
     loaded = load_datasets(dataset_names, folds, data_dir, (csv, target) if csv else None)
     for skipped in loaded.skipped:
-        console.print(f"skipped dataset {skipped['dataset']}: {skipped['reason']}", markup=False)
+        line = f"skipped dataset {skipped['dataset']}: {skipped['reason']}"
+        console.print(line, markup=False, soft_wrap=True)
     if not loaded.datasets:
-        raise WorkFailedError("no dataset could be loaded; see the reasons above")
+        names = ", ".join(skipped["dataset"] for skipped in loaded.skipped)
+        raise UserInputError(
+            f"no dataset could be loaded (skipped: {names}): put the files in a data directory "
+            "and pass --data-dir DIR or set MLTK_DATA_DIR, or pass --csv FILE"
+        )
 
     config = BenchConfig(
         models=tuple(model_names), folds=folds, repeats=repeats, tune=tune, jobs=jobs,
@@ -167,6 +172,7 @@ def _run_bench(
         f"* p < 0.05 (Nadeau–Bengio corrected resampled t-test); {threads} thread(s) per fit. "
         f"Wrote {', '.join(path.name for path in paths)} to {out}",
         markup=False,
+        soft_wrap=True,
     )
 
 
@@ -200,7 +206,9 @@ def _run_scaling(models, max_rows, threads, seed, devices, out, console, json_ou
         print_json({**payload, "files": [str(path) for path in paths]})
         return
     console.print(scaling_table(payload["results"]))
-    console.print(f"Wrote {', '.join(path.name for path in paths)} to {out}", markup=False)
+    console.print(
+        f"Wrote {', '.join(path.name for path in paths)} to {out}", markup=False, soft_wrap=True
+    )
 
 
 def _parse_names(text: str, registry: dict[str, Any], kind: str, option: str) -> list[str]:

@@ -81,7 +81,11 @@ def results_table(summary: list[dict[str, Any]], comparisons: list[dict[str, Any
     table = Table(title="mean ± std over folds; fit and predict per fold, latency for one row")
     for column in ("dataset", "model", "weighted F1", "ROC-AUC", "accuracy"):
         table.add_column(column, no_wrap=True)
-    for column in ("fit ms", "fit CPU ms", "predict ms", "latency ms", f"F1 p vs {ours}"):
+    # Without our model in the run there is nothing to compare against.
+    has_ours = any(row["model"] == ours for row in summary)
+    columns = ["fit ms", "fit CPU ms", "predict ms", "latency ms"]
+    columns += [f"F1 p vs {ours}"] if has_ours else []
+    for column in columns:
         table.add_column(column, justify="right", no_wrap=True)
     if any_failed:
         table.add_column("failed folds", justify="right")
@@ -102,8 +106,9 @@ def results_table(summary: list[dict[str, Any]], comparisons: list[dict[str, Any
             _milliseconds(row["fit_cpu_seconds_mean"]),
             _milliseconds(row["predict_seconds_mean"]),
             _milliseconds(row["latency_seconds_mean"], digits=3),
-            _p_value(comparison),
         ]
+        if has_ours:
+            cells.append(_p_value(comparison))
         if any_failed:
             cells.append(str(row["failed_folds"]))
         table.add_row(*cells)
@@ -121,11 +126,19 @@ def ranks_table(rankings: list[dict[str, Any]]):
     for index, model in enumerate(rankings[0]["models"]):
         table.add_row(model, *(f"{ranking['average_ranks'][index]:.2f}" for ranking in rankings))
     table.add_section()
-    table.add_row("Friedman p", *(f"{ranking['chi_square_p_value']:.3g}" for ranking in rankings))
+    table.add_row("Friedman p", *(_friedman_p(ranking, "chi_square_p_value") for ranking in rankings))
     table.add_row(
-        "Iman–Davenport p", *(f"{ranking['iman_davenport_p_value']:.3g}" for ranking in rankings)
+        "Iman–Davenport p", *(_friedman_p(ranking, "iman_davenport_p_value") for ranking in rankings)
     )
     return table
+
+
+def _friedman_p(ranking: dict[str, Any], key: str) -> str:
+    """Format a Friedman p-value; "n/a" when it is undefined or fewer than 2 datasets were ranked."""
+    value = ranking.get(key)
+    if ranking.get("n_datasets", 0) < 2 or value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.3g}"
 
 
 def scaling_table(results: list[dict[str, Any]]):

@@ -44,8 +44,8 @@ class FriedmanResult:
     n_datasets: int
     chi_square: float
     chi_square_p_value: float
-    iman_davenport_f: float
-    iman_davenport_p_value: float
+    iman_davenport_f: float | None  # None where every dataset ranks the models identically
+    iman_davenport_p_value: float | None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -99,7 +99,9 @@ def average_ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarr
     return ranks.mean(axis=0)
 
 
-def friedman_from_ranks(ranks: np.ndarray, n_datasets: int) -> tuple[float, float, float, float]:
+def friedman_from_ranks(
+    ranks: np.ndarray, n_datasets: int
+) -> tuple[float, float, float | None, float | None]:
     """Return (chi-square, its p-value, Iman–Davenport F, its p-value) from average ranks.
 
     As in Demšar (2006): chi2_F = 12N / (k(k+1)) * (sum R_j^2 - k(k+1)^2 / 4),
@@ -114,8 +116,8 @@ def friedman_from_ranks(ranks: np.ndarray, n_datasets: int) -> tuple[float, floa
 
     denominator = n * (k - 1) - chi_square
     if denominator <= 0:
-        # Every dataset ranks the models identically: the statistic is unbounded.
-        return chi_square, chi_p, math.inf, 0.0
+        # Every dataset ranks the models identically: F divides by 0 and is undefined.
+        return chi_square, chi_p, None, None
     f = (n - 1) * chi_square / denominator
     f_p = float(stats.f.sf(f, k - 1, (k - 1) * (n - 1)))
     return chi_square, chi_p, float(f), f_p
