@@ -177,6 +177,45 @@ def test_rank_beyond_matrix_is_usage_error(cache, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--lora-targets", "wq,foo"),
+        ("--lora-targets", "wq,output"),
+        ("--ranks", "2,8,100"),
+        ("--seq-len", "8"),
+        ("--arms", "full,lora-huge"),
+    ],
+)
+def test_rejected_settings_leave_out_empty(tmp_path, flags):
+    cache = tmp_path / "cache"
+    out = tmp_path / "out"
+    result = run_lora(cache, "compare", *TINY_FLAGS, *flags, "--out", str(out))
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert not (out / "settings.json").exists()
+    assert not any(path.is_file() for path in cache.rglob("*")), "a base was built first"
+
+
+def test_short_seq_len_names_given_value(tmp_path):
+    result = run_lora(tmp_path, "compare", *TINY_FLAGS, "--seq-len", "8", "--out", str(tmp_path))
+    assert "--seq-len 8:" in result.stderr
+    assert "9 tokens" not in result.stderr
+
+
+def test_unknown_arm_is_named(tmp_path):
+    result = run_lora(
+        tmp_path, "compare", *TINY_FLAGS, "--arms", "full,lora-huge", "--out", str(tmp_path)
+    )
+    assert "unknown arm in --arms: lora-huge;" in result.stderr
+    assert "'full,lora-huge'" not in result.stderr
+
+
+def test_compare_help_shows_no_rst_markup(cache):
+    result = run_lora(cache, "compare", "--help")
+    assert result.returncode == 0
+    assert "``" not in result.stdout
+
+
 def test_unknown_target_lists_module_names(cache, tmp_path):
     result = run_lora(
         cache, "compare", *TINY_FLAGS, "--lora-targets", "wq,q_proj", "--out", str(tmp_path)

@@ -49,6 +49,12 @@ def test_unknown_target_lists_modules(tiny_model):
     assert "w1, w2, w3, wk, wo, wq, wv" in str(error.value)
 
 
+def test_unknown_target_lists_only_block_modules(tiny_model):
+    with pytest.raises(UserInputError) as error:
+        check_arms(tiny_model, [lora_arm(targets=("wq", "foo"))])
+    assert "output" not in str(error.value)
+
+
 def test_output_target_is_rejected(tiny_model):
     with pytest.raises(UserInputError, match="stays frozen"):
         check_arms(tiny_model, [lora_arm(targets=("output",))])

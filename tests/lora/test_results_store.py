@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from lora_study.findings import evaluate_findings
 from lora_study.results_store import ResultsStore
@@ -16,13 +18,33 @@ def test_store_resumes_same_settings(tmp_path):
 
 
 def test_store_names_differing_settings(tmp_path):
-    ResultsStore(tmp_path).prepare(SETTINGS, overwrite=False)
+    store = ResultsStore(tmp_path)
+    store.prepare(SETTINGS, overwrite=False)
+    store.save_run("full__lr0.001", {"arm": "full"})
     changed = {**SETTINGS, "seed": 3, "domain": "code"}
     with pytest.raises(UserInputError) as error:
         ResultsStore(tmp_path).prepare(changed, overwrite=False)
     assert "seed (0 there, 3 now)" in str(error.value)
     assert "domain ('math' there, 'code' now)" in str(error.value)
     assert "steps" not in str(error.value)
+
+
+def test_settings_without_runs_do_not_block(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.prepare(SETTINGS, overwrite=False)
+    store.save_base({"source_loss": 1.0})
+    changed = {**SETTINGS, "seed": 3}
+    assert store.prepare(changed, overwrite=False) is False
+    assert json.loads((tmp_path / "settings.json").read_text()) == changed
+    assert store.load_base() is None
+
+
+def test_same_settings_without_runs_keep_base(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.prepare(SETTINGS, overwrite=False)
+    store.save_base({"source_loss": 1.0})
+    assert store.prepare(SETTINGS, overwrite=False) is False
+    assert store.load_base() == {"source_loss": 1.0}
 
 
 def test_overwrite_removes_only_study_files(tmp_path):

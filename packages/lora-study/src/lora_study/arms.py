@@ -79,11 +79,12 @@ def learning_rates(arm: ArmSpec, settings: StudySettings) -> tuple[float, ...]:
 
 
 def linear_module_names(model: nn.Module) -> list[str]:
-    """List the distinct leaf names of the model's ``nn.Linear`` modules, such as ``wq``."""
+    """List the distinct leaf names of the linear modules inside the blocks, such as ``wq``:
+    the names accepted as LoRA targets."""
     names = {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
-        if isinstance(module, nn.Linear)
+        if isinstance(module, nn.Linear) and name.startswith("layers.")
     }
     return sorted(names)
 
@@ -92,7 +93,7 @@ def target_module_paths(model: nn.Module, targets: tuple[str, ...]) -> list[str]
     """Resolve target leaf names to the full paths of matching linear modules inside the blocks.
 
     Raises ``UserInputError`` when a target matches no module (the message
-    lists the model's linear module names) or names the embeddings or output.
+    lists the model's block module names) or names the embeddings or output.
     """
     frozen = sorted(set(targets) & set(FROZEN_MODULES))
     if frozen:
@@ -112,8 +113,8 @@ def target_module_paths(model: nn.Module, targets: tuple[str, ...]) -> list[str]
         ]
         if not matched:
             raise UserInputError(
-                f"LoRA target module {target!r} matches no module of the model; its linear modules "
-                f"are: {', '.join(linear_module_names(model))}"
+                f"LoRA target module {target!r} matches no module of the model; its block "
+                f"modules are: {', '.join(linear_module_names(model))}"
             )
         paths.extend(matched)
     return paths

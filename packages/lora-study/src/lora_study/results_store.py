@@ -61,14 +61,17 @@ class ResultsStore:
         """Check or write ``settings.json``; return True when earlier runs are resumed.
 
         Raises ``UserInputError`` when the folder contains results of other settings
-        and ``overwrite`` is False. With ``overwrite`` the study's own files are
-        removed first; other files in the folder are left alone.
+        and ``overwrite`` is False. With ``overwrite``, or when the folder contains other
+        settings but no finished run, the study's own files are removed first; other
+        files in the folder are left alone.
         """
         path = self.out / "settings.json"
         if path.is_file() and not overwrite:
+            if not differing_settings(json.loads(path.read_text()), settings):
+                return self.has_runs()
             self.check_settings(settings)
-            return True
-        if overwrite:
+        if overwrite or path.is_file():
+            # Either --overwrite, or settings of a study that finished no run.
             self._clear()
         atomic_write_json(path, settings)
         return False
@@ -76,7 +79,7 @@ class ResultsStore:
     def check_settings(self, settings: dict[str, Any]) -> None:
         """Raise ``UserInputError`` naming each setting that differs from ``settings.json``."""
         path = self.out / "settings.json"
-        if not path.is_file():
+        if not path.is_file() or not self.has_runs():
             return
         differences = differing_settings(json.loads(path.read_text()), settings)
         if differences:
@@ -85,6 +88,14 @@ class ResultsStore:
                 f"{'; '.join(differences)}. "
                 "Pass --overwrite to replace them, or choose another --out"
             )
+
+    def has_runs(self) -> bool:
+        """Return whether any (arm, learning rate) run has finished in this folder.
+
+        A folder with settings.json but no finished run contains nothing worth
+        keeping, so it does not block a study with other settings.
+        """
+        return any(self.runs_dir.glob("*.json"))
 
     def _clear(self) -> None:
         for name in OUTPUT_FILES:

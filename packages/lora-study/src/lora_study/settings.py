@@ -8,6 +8,11 @@ from typing import Any
 
 from mltk_core.errors import UserInputError
 
+# The shortest --seq-len, checked before any base is built. A math prompt is 75 to
+# 101 characters and may fill at most three quarters of a row.
+# NOTE: 32 is an estimate. A row that is still too short fails later, naming --seq-len.
+MIN_SEQ_LEN = 32
+
 ARM_KEYS = (
     "full",
     "full-wd",
@@ -160,11 +165,13 @@ def validate(settings: StudySettings) -> None:
             f"invalid --regime {settings.regime!r}: expected one of {', '.join(REGIMES)}"
         )
     unknown_arms = [arm for arm in settings.arms if arm not in ARM_KEYS]
-    if unknown_arms or not settings.arms:
+    if unknown_arms:
         raise UserInputError(
-            f"invalid --arms {','.join(settings.arms)!r}: expected a comma-separated list of "
-            f"{', '.join(ARM_KEYS)}"
+            f"unknown arm{'s' if len(unknown_arms) > 1 else ''} in --arms: "
+            f"{', '.join(unknown_arms)}; the arms are {', '.join(ARM_KEYS)}"
         )
+    if not settings.arms:
+        raise UserInputError(f"--arms names no arm; the arms are {', '.join(ARM_KEYS)}")
     if len(settings.ranks) != 3 or any(rank <= 0 for rank in settings.ranks):
         raise UserInputError(
             f"invalid --ranks {_join(settings.ranks)}: "
@@ -172,11 +179,14 @@ def validate(settings: StudySettings) -> None:
         )
     if not settings.steps or any(step <= 0 for step in settings.steps):
         raise UserInputError(f"invalid --steps {_join(settings.steps)}: expected positive integers")
-    if settings.batch_size <= 0 or settings.seq_len <= 1:
+    if settings.batch_size <= 0:
+        raise UserInputError(f"invalid --batch-size {settings.batch_size}: expected 1 or more")
+    if settings.seq_len < MIN_SEQ_LEN:
         raise UserInputError(
-            f"invalid --batch-size {settings.batch_size} or --seq-len {settings.seq_len}: "
-            "expected a batch of at least 1 and sequences of at least 2 tokens"
+            f"invalid --seq-len {settings.seq_len}: expected at least {MIN_SEQ_LEN} tokens, "
+            "room for a prompt and its answer"
         )
+    _check_targets(settings)
     if settings.threads < 0:
         raise UserInputError(
             f"invalid --threads {settings.threads}: expected 0 (torch's default) or more"
@@ -195,8 +205,69 @@ def validate(settings: StudySettings) -> None:
             f"invalid tiny base: --base-dim {settings.base_dim} is not divisible by "
             f"--base-heads {settings.base_heads}"
         )
+    if settings.base == "tiny":
+        _check_tiny_ranks(settings)
     if settings.humaneval and settings.domain != "code":
         raise UserInputError("--humaneval scores the code domain; add --domain code")
+
+
+def _check_targets(settings: StudySettings) -> None:
+    """Reject the embedding or output layer as a LoRA target, and for the tiny base any
+    name that is not one of its block modules, before any base is built."""
+    from lora_study.arms import ALL_LINEAR_MODULES, FROZEN_MODULES
+
+    if not settings.lora_targets:
+        raise UserInputError(
+            f"--lora-targets names no module; the block modules are {', '.join(ALL_LINEAR_MODULES)}"
+        )
+    frozen = [name for name in settings.lora_targets if name in FROZEN_MODULES]
+    if frozen:
+        raise UserInputError(
+            f"LoRA target {', '.join(frozen)} is the embedding or output layer, which stays "
+            f"frozen; target block modules such as {', '.join(ALL_LINEAR_MODULES)}"
+        )
+    unknown = [name for name in settings.lora_targets if name not in ALL_LINEAR_MODULES]
+    if settings.base == "tiny" and unknown:
+        raise UserInputError(
+            f"LoRA target module {unknown[0]!r} matches no module of the tiny base; its block "
+            f"modules are: {', '.join(sorted(ALL_LINEAR_MODULES))}"
+        )
+
+
+def _check_tiny_ranks(settings: StudySettings) -> None:
+    """Reject a rank larger than a target matrix of the tiny base allows, from its recipe."""
+    from lora_study.arms import ATTENTION_MODULES
+
+    head_dim = settings.base_dim // settings.base_heads
+    kv_dim = settings.base_kv_heads * head_dim
+    # min(out, in) of each block matrix, as llama3_core builds it.
+    limits = {
+        "wq": settings.base_dim,
+        "wk": min(kv_dim, settings.base_dim),
+        "wv": min(kv_dim, settings.base_dim),
+        "wo": settings.base_dim,
+        "w1": min(settings.base_hidden_dim, settings.base_dim),
+        "w2": min(settings.base_hidden_dim, settings.base_dim),
+        "w3": min(settings.base_hidden_dim, settings.base_dim),
+    }
+    low, mid, high = settings.ranks
+    ranked_targets = {
+        "lora-low": (low, settings.lora_targets),
+        "lora-mid": (mid, settings.lora_targets),
+        "lora-high": (high, settings.lora_targets),
+        "lora-attn": (high, ATTENTION_MODULES),
+        "lora-alpha-r": (high, settings.lora_targets),
+    }
+    for arm in settings.arms:
+        if arm not in ranked_targets:
+            continue
+        rank, targets = ranked_targets[arm]
+        name = min(targets, key=lambda target: limits[target])
+        if rank > limits[name]:
+            raise UserInputError(
+                f"LoRA rank {rank} is larger than the tiny base's {name} allows (arm {arm}): "
+                f"the rank can be at most {limits[name]}; lower --ranks"
+            )
 
 
 def differing_settings(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:

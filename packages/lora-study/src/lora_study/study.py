@@ -88,10 +88,6 @@ def _run(settings, out, overwrite, json_mode, log, device, dtype, world, started
     if not overwrite:
         store.check_settings(settings_record)
     barrier(world)
-    if world.is_main:
-        if store.prepare(settings_record, overwrite):
-            log(f"resuming the study in {out}")
-    barrier(world)
 
     seed_everything(settings.seed)
     corpus = load_prose_corpus(settings.source_corpus)
@@ -100,6 +96,14 @@ def _run(settings, out, overwrite, json_mode, log, device, dtype, world, started
     context = _context(settings, device, dtype, world, base, corpus, log, store.runs_dir)
     arms = arm_specs(settings)
     check_arms(base.model, arms)
+
+    # settings.json is written only once every setting has passed its checks,
+    # so that a rejected command leaves --out as it found it.
+    barrier(world)
+    if world.is_main:
+        if store.prepare(settings_record, overwrite):
+            log(f"resuming the study in {out}")
+    barrier(world)
 
     base_record = _base_record(context, store)
     runs: dict[str, dict] = {}

@@ -67,8 +67,11 @@ def print_spectrum(payload: dict[str, Any], console) -> None:
     from rich.table import Table
 
     table = Table(title=f"ΔW spectrum: {payload['finetuned']} against {payload['base']}")
-    for column in ("matrix", "shape", "90% rank", "share", "Gaussian", "intruders", "‖ΔW‖"):
-        table.add_column(column, justify="left" if column == "matrix" else "right")
+    # The matrix name never wraps or shortens: layers.0.attention.wq and .wk must stay apart.
+    longest = max((len(matrix["name"]) for matrix in payload["matrices"]), default=6)
+    table.add_column("matrix", justify="left", no_wrap=True, min_width=longest)
+    for column in ("shape", "90% rank", "share", "Gaussian", "intruders", "‖ΔW‖"):
+        table.add_column(column, justify="right")
     for matrix in payload["matrices"]:
         table.add_row(
             matrix["name"],

@@ -79,7 +79,7 @@ def pair_rows(
         masks.append(mask + [False] * padding)
     if not rows:
         raise UserInputError(
-            f"no prompt fits in three quarters of a row of {width} tokens; raise --seq-len"
+            f"no prompt fits in three quarters of --seq-len {seq_len} tokens; raise --seq-len"
         )
     return TokenRows(torch.tensor(rows, dtype=torch.long), torch.tensor(masks, dtype=torch.bool))
 

@@ -158,7 +158,7 @@ def compare(
     """Finetune a base model with full finetuning and LoRA arms, and measure learning,
     forgetting and update rank.
 
-    Run it under ``torchrun --nproc-per-node N -m ml_toolkit lora compare ...`` to
+    Run it under 'torchrun --nproc-per-node N -m ml_toolkit lora compare ...' to
     train each arm with DistributedDataParallel; rank 0 writes the results.
     """
     from lora_study.cli_support import parse_floats, parse_ints, parse_names, resolve_source_corpus
