@@ -1,6 +1,6 @@
 """Atomic file output: write a temporary file in the target's folder, then
 rename it over the target. A rename within one file system is atomic on POSIX
-and Windows, so a reader or an interrupted run never sees a half-written file.
+and Windows, so a reader or an interrupted run never finds a half-written file.
 """
 
 from __future__ import annotations

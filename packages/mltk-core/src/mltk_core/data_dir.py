@@ -2,7 +2,7 @@
 the cache directory (downloads and built artefacts).
 
 The data directory comes from ``--data-dir`` or the ``MLTK_DATA_DIR``
-environment variable and holds ``datasets/`` and ``corpora/``. The cache is
+environment variable and contains ``datasets/`` and ``corpora/``. The cache is
 ``MLTK_CACHE_DIR``, else ``$XDG_CACHE_HOME/ml-toolkit``, else ``~/.cache/ml-toolkit``.
 """
 

@@ -8,7 +8,7 @@ class UserInputError(ValueError):
     """Invalid input from the user: a bad option value, a missing file, an
     unavailable device. The CLI prints the message on one line and exits 2.
 
-    The message says what was wrong, the value, and what to do next.
+    The message states what was wrong, the value, and what to do next.
     """
 
 
