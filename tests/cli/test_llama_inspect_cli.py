@@ -115,7 +115,7 @@ def test_bench_json_compare_and_int8(tiny_model):
     )
     assert report["int8_quality"]["quantized_layers"] == 2 * 4 + 1  # wqkv, wo, w13, w2 per layer, and output
     assert set(report["int8_quality"]["prompts"]) == {
-        "chat-capital-of-france", "plain-photosynthesis", "plain-python-function"
+        "chat-capital-of-france", "plain-photosynthesis", "plain-thermodynamics", "plain-python-function"
     }
     assert report["bandwidth"]["copy_bytes_per_s"] > 0
 

@@ -10,6 +10,7 @@ from llama3_core.bench import (
     add_roofline,
     bench_prompt_ids,
     compare_greedy,
+    greedy_texts,
     decode_weight_bytes,
     greedy_ours,
     run_interleaved,
@@ -152,3 +153,40 @@ def test_last_only_logits_equal_last_column():
         last = model(tokens, torch.arange(7), model.new_cache(2, 8), last_only=True)
     assert last.shape == (2, 1, VOCAB)
     assert torch.allclose(last, full[:, -1:], atol=1e-6)
+
+
+def test_compare_greedy_reports_reference_gap_at_difference():
+    reference = {"p": {"ids": [1, 2, 3], "text": "abc", "top2_gaps": [2.0, 0.5, 0.0]}}
+    candidate = {"p": {"ids": [1, 7, 3], "text": "azc"}}
+    result = compare_greedy(reference, candidate)["p"]
+    assert result["reference_gap_at_difference"] == 0.5
+    assert result["smallest_reference_gap"] == 0.0
+
+
+def test_greedy_texts_gap_per_token():
+    model = tiny_model()
+    result = greedy_texts(model, {"p": [3, 14, 15]}, decode=lambda ids: "", tokens=5)["p"]
+    assert len(result["top2_gaps"]) == 5
+    assert min(result["top2_gaps"]) >= 0.0
+
+
+def test_greedy_on_logits_sees_each_chosen_token():
+    model = tiny_model()
+    seen = []
+    ids, _, _ = greedy_ours(model, torch.tensor([[3, 14, 15]]), 5, on_logits=lambda logits: seen.append(logits.argmax(-1)))
+    assert torch.equal(torch.stack(seen, dim=1), ids)
+
+
+def test_compiled_runner_compiles_once_and_matches_eager():
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    model = tiny_model()
+    prompt = torch.tensor([[3, 14, 15, 92, 65]])
+    runner = OursRunner(model, prompt, new_tokens=6, compile_decode=True)
+    runner.warm_up()
+    compiled_after_warm_up = counters["stats"]["unique_graphs"]
+    result = runner.run()
+    expected, _, _ = greedy_ours(model, prompt, new_tokens=6)
+    assert counters["stats"]["unique_graphs"] == compiled_after_warm_up
+    assert result.generated_ids == expected[0].tolist()

@@ -400,5 +400,11 @@ def _print_bench(report: dict, console) -> None:
             f"(mean |logit| {quality['reference_mean_abs_logit']:.2f})"
         )
         for name, entry in quality["prompts"].items():
-            verdict = "equal" if entry["equal"] else f"differ from token {entry['first_difference']}"
+            if entry["equal"]:
+                verdict = "equal"
+            else:
+                gap = entry["reference_gap_at_difference"]
+                verdict = f"differ from token {entry['first_difference']}"
+                if gap is not None:
+                    verdict += f" (where the reference's top-2 logit gap is {gap:.3f})"
             console.print(f"  {name}: first {quality['greedy_tokens']} greedy tokens {verdict}: {entry['text']!r}")
