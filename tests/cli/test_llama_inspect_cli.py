@@ -118,6 +118,18 @@ def test_bench_json_compare_and_int8(tiny_model):
         "chat-capital-of-france", "plain-photosynthesis", "plain-thermodynamics", "plain-python-function"
     }
     assert report["bandwidth"]["copy_bytes_per_s"] > 0
+    assert report["int8_quality"]["decode_step"] == "eager"
+
+
+def test_bench_int8_compile_checks_compiled_text(tiny_model):
+    result = run_cli(
+        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
+        "--quantize", "int8", "--compile", "--repeats", "1", "--dtype", "bfloat16", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    quality = json.loads(result.stdout)["int8_quality"]
+    assert quality["decode_step"] == "torch.compile"
+    assert len(quality["prompts"]["plain-photosynthesis"]["reference_text"]) > 0
 
 
 @pytest.mark.parametrize(

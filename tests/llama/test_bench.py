@@ -190,3 +190,14 @@ def test_compiled_runner_compiles_once_and_matches_eager():
     expected, _, _ = greedy_ours(model, prompt, new_tokens=6)
     assert counters["stats"]["unique_graphs"] == compiled_after_warm_up
     assert result.generated_ids == expected[0].tolist()
+
+
+def test_compiled_int8_decode_matches_eager():
+    torch._dynamo.reset()
+    model = tiny_model()
+    quantize_linears_int8(model)
+    prompt = torch.tensor([[3, 14, 15, 92, 65]])
+    expected, _, _ = greedy_ours(model, prompt, new_tokens=6)
+    runner = OursRunner(model, prompt, new_tokens=6, compile_decode=True)
+    runner.warm_up()
+    assert runner.run().generated_ids == expected[0].tolist()

@@ -6,7 +6,7 @@ from torch import nn
 
 from llama3_core.config import ModelConfig
 from llama3_core.model import Transformer
-from llama3_core.quantize import Int8Linear, quantize_linears_int8, quantize_per_channel
+from llama3_core.quantize import Int8Linear, fusion_barrier, quantize_linears_int8, quantize_per_channel
 
 
 def tiny_config(**changes) -> ModelConfig:
@@ -110,3 +110,25 @@ def test_quantized_cached_decode_runs_bfloat16():
     step = model(logits[:, -1:].argmax(-1), torch.tensor([3]), cache)
     assert step.shape == (1, 1, 97)
     assert torch.isfinite(step.float()).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_compiled_single_row_matches_dequantized_matmul(dtype):
+    torch.manual_seed(0)
+    layer = Int8Linear.from_linear(nn.Linear(64, 40, bias=False).to(dtype))
+    # SiLU before the layer is the pointwise producer that the fusion barrier keeps out of its loop.
+    compiled = torch.compile(lambda x: layer(torch.nn.functional.silu(x)), dynamic=False)
+    x = torch.randn(1, 1, 64, dtype=dtype)
+    expected = torch.nn.functional.silu(x).float() @ layer.dequantize().T
+    out = compiled(x)
+    assert out.shape == (1, 1, 40)
+    assert out.dtype == dtype
+    tolerance = 1e-4 if dtype == torch.float32 else 5e-2
+    assert torch.allclose(out.float(), expected, atol=tolerance, rtol=tolerance)
+
+
+def test_fusion_barrier_copies():
+    x = torch.randn(3, 4)
+    copy = fusion_barrier(x)
+    assert torch.equal(copy, x)
+    assert copy.data_ptr() != x.data_ptr()

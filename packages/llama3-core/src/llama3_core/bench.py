@@ -212,6 +212,7 @@ class OursRunner:
         self.decode_step: DecodeStep = model
         self.compile_decode = compile_decode
         self.compile_seconds: float | None = None
+        self.cache_len = prompt_ids.shape[1] + new_tokens
 
     def warm_up(self) -> None:
         """Run a short generation: allocator pools, kernel choice and, with ``compile_decode``, the compile."""
@@ -220,16 +221,13 @@ class OursRunner:
                 static_decode_step(self.model),
                 dynamic=False,
                 # Checking the guards on every module attribute took 0.9 ms of each
-                # 14 ms int8 step on SmolLM2 (2 EPYC cores); the step never changes
+                # 14 ms int8 step on SmolLM2 (2 EPYC cores). The step never changes
                 # the model, so only the guards on its inputs stay.
                 options={"guard_filter_fn": torch.compiler.skip_guard_on_all_nn_modules_unsafe},
             )
         start = time.perf_counter()
         # The same cache length as the timed runs, so they reuse this compiled graph.
-        batch, seq = self.prompt_ids.shape
-        greedy_ours(
-            self.model, self.prompt_ids, min(self.new_tokens, 4), self.decode_step, cache_len=seq + self.new_tokens
-        )
+        greedy_ours(self.model, self.prompt_ids, min(self.new_tokens, 4), self.decode_step, cache_len=self.cache_len)
         if self.compile_decode:
             self.compile_seconds = time.perf_counter() - start
 
@@ -344,18 +342,25 @@ def forward_logits(model: Transformer, prompt_ids: torch.Tensor) -> torch.Tensor
 
 
 def greedy_texts(
-    model: Transformer, prompts: dict[str, list[int]], decode: Callable[[Sequence[int]], str], tokens: int = QUALITY_TOKENS
+    model: Transformer,
+    prompts: dict[str, list[int]],
+    decode: Callable[[Sequence[int]], str],
+    tokens: int = QUALITY_TOKENS,
+    decode_step: DecodeStep | None = None,
+    cache_len: int | None = None,
 ) -> dict[str, dict]:
     """Return, per named prompt, the first ``tokens`` greedy ids, their text, and each step's top-2 logit gap.
 
-    The gap (top logit minus the runner-up) says how close a step was to a tie:
-    a gap of 0 means the argmax was decided by index order alone.
+    The gap (top logit minus the runner-up) measures how close a step came to a
+    tie. At a gap of 0 the argmax picked the lower token id.
     """
     results = {}
     for name, ids in prompts.items():
         gaps: list[float] = []
         record_gap = partial(_append_top2_gap, gaps)
-        generated, _, _ = greedy_ours(model, torch.tensor([ids]), tokens, on_logits=record_gap)
+        generated, _, _ = greedy_ours(
+            model, torch.tensor([ids]), tokens, decode_step, cache_len=cache_len, on_logits=record_gap
+        )
         row = generated[0].tolist()
         results[name] = {"ids": row, "text": decode(row), "top2_gaps": gaps}
     return results
@@ -376,7 +381,7 @@ def compare_greedy(reference: dict[str, dict], candidate: dict[str, dict]) -> di
         comparison[name] = {
             "equal": mismatch is None and len(got) == len(expected["ids"]),
             "first_difference": mismatch,
-            # The reference's own margin where the texts part: near 0, any rounding could flip it.
+            # The reference's own top-2 gap where the texts part. Near 0, any rounding could flip it.
             "reference_gap_at_difference": gaps[mismatch] if gaps and mismatch is not None else None,
             "smallest_reference_gap": min(gaps) if gaps else None,
             "reference_text": expected["text"],

@@ -5,11 +5,19 @@ scale, ``w[i, :] ~= q[i, :] * scale[i]`` with ``scale[i] = max|w[i, :]| / 127``.
 Activations stay in the model's dtype, so only the weight bytes that decode
 reads per token are halved (against bfloat16) or quartered (against float32).
 
-On a CPU with bfloat16 or float16 activations the matmul runs in PyTorch's
-int8 weight kernel ``torch.ops.aten._weight_int8pack_mm``, which multiplies
-the int8 rows and applies the scales without materialising a dequantized
-copy. Elsewhere the layer dequantizes into the activation dtype, which
-``torch.compile`` fuses into the matmul on a GPU.
+On a CPU the layer picks one of three paths:
+
+- inside ``torch.compile`` with one input row (batch-1 decode), a
+  matrix-vector product written as a multiply and a sum, which inductor turns
+  into one loop that reads the int8 rows directly. It decoded SmolLM2 at
+  103 tokens/s against 77 with the int8 kernel below (2 EPYC cores, torch 2.15);
+- with bfloat16 or float16 activations and at most ``INT8_KERNEL_MAX_TOKENS``
+  rows, PyTorch's int8 weight kernel ``torch.ops.aten._weight_int8pack_mm``,
+  which applies the scales without materialising a dequantized copy;
+- otherwise, a dequantized copy in the activation dtype and ``F.linear``.
+
+On a GPU the layer always dequantizes, which ``torch.compile`` fuses into the
+matmul.
 """
 
 from __future__ import annotations
@@ -35,6 +43,23 @@ def quantize_per_channel(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     scales = torch.where(absmax > 0, absmax / INT8_MAX, torch.ones_like(absmax))
     quantized = torch.round(weight32 / scales[:, None]).clamp(-INT8_MAX, INT8_MAX).to(torch.int8)
     return quantized, scales
+
+
+@torch.library.custom_op("llama3_core::fusion_barrier", mutates_args=())
+def fusion_barrier(x: torch.Tensor) -> torch.Tensor:
+    """Return a copy of ``x`` that ``torch.compile`` computes into its own buffer.
+
+    Inductor inlines pointwise producers (an RMSNorm, SiLU times the up
+    projection) into the loop of a matrix-vector product that consumes them,
+    so they would run once per output row. A custom op is opaque to inductor,
+    so its input is computed once.
+    """
+    return x.clone()
+
+
+@fusion_barrier.register_fake
+def _(x: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(x)
 
 
 def _int8pack_available() -> bool:
@@ -67,8 +92,12 @@ class Int8Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         leading = x.shape[:-1]
         flat = x.reshape(-1, self.in_features)  # (tokens, in_features)
+        on_cpu = flat.device.type == "cpu"
+        if on_cpu and flat.shape[0] == 1 and torch.compiler.is_compiling():
+            return self._compiled_matrix_vector(flat).view(*leading, self.out_features)
+
         scales = self.scales if self.scales.dtype == x.dtype else self.scales.to(x.dtype)
-        use_kernel = flat.device.type == "cpu" and x.dtype in (torch.bfloat16, torch.float16)
+        use_kernel = on_cpu and x.dtype in (torch.bfloat16, torch.float16)
         if use_kernel and flat.shape[0] <= INT8_KERNEL_MAX_TOKENS and _int8pack_available():
             out = torch.ops.aten._weight_int8pack_mm(flat.contiguous(), self.weight, scales)
         else:
@@ -78,6 +107,17 @@ class Int8Linear(nn.Module):
             # SmolLM2's weights at batch 1 (2 EPYC cores, torch 2.15).
             out = F.linear(flat, self.weight.to(x.dtype)) * scales
         return out.view(*leading, self.out_features)
+
+    def _compiled_matrix_vector(self, row: torch.Tensor) -> torch.Tensor:
+        """Multiply one row (1, in_features) by the int8 weight, accumulating in float32.
+
+        Only for ``torch.compile``: run eagerly, the broadcast product would
+        materialise an (out_features, in_features) float32 tensor.
+        """
+        values = fusion_barrier(row).float()
+        products = values[:, None, :] * self.weight.float()[None]  # (1, out_features, in_features)
+        out = products.sum(dim=-1) * self.scales.float()
+        return out.to(row.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 per-channel"

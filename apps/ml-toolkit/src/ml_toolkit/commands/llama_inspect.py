@@ -223,10 +223,14 @@ def bench(
     # Stack wq/wk/wv and w1/w3 for speed; the transformers copy above kept the separate names.
     loaded.model.fuse_projections()
 
-    quality = None
+    int8_reference = None
+    quantized_layers = 0
     if quantize == "int8":
-        console.print("[dim]quantizing to int8 and checking its greedy text...[/dim]")
-        quality = _quantize_with_quality(loaded, prompt_ids[:1], resolved_dtype)
+        from llama3_core.quantize import quantize_linears_int8
+
+        console.print("[dim]recording the unquantized greedy text, then quantizing to int8...[/dim]")
+        int8_reference = _int8_reference(loaded, prompt_ids[:1])
+        quantized_layers = quantize_linears_int8(loaded.model, resolved_dtype)
 
     runners = [OursRunner(loaded.model, prompt_ids, new_tokens, compile_decode)]
     if hf_model is not None:
@@ -235,6 +239,9 @@ def bench(
     with make_progress(json_output) as progress:
         task = progress.add_task("timing " + " and ".join(runner.name for runner in runners), total=repeats * len(runners))
         results = run_interleaved(runners, repeats, resolved_device, on_run=lambda: progress.advance(task))
+    quality = None
+    if int8_reference is not None:
+        quality = _int8_quality(loaded, int8_reference, resolved_dtype, quantized_layers, runners[0])
 
     report = _bench_report(loaded, resolved_device, resolved_dtype, batch_size, prompt_tokens, new_tokens)
     report.update(compile=compile_decode, quantize=quantize, weight_bytes_per_decode_step=weight_bytes)
@@ -277,37 +284,53 @@ def _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compar
         raise UserInputError(f"invalid --compare {compare!r}: expected one of {', '.join(COMPARE_CHOICES)}")
 
 
-def _quantize_with_quality(loaded, prompt_ids, dtype) -> dict:
-    """Quantize the model in place; return its greedy-text agreement and logit error against the unquantized model."""
-    from llama3_core.bench import (
-        QUALITY_PROMPTS,
-        QUALITY_TOKENS,
-        compare_greedy,
-        forward_logits,
-        greedy_texts,
-        mean_abs_logit_error,
-    )
-    from llama3_core.quantize import quantize_linears_int8
-    from mltk_core.dtypes import dtype_name
+def _int8_reference(loaded, prompt_ids) -> dict:
+    """Record the unquantized model's greedy texts on the quality prompts and its logits on ``prompt_ids``."""
+    from llama3_core.bench import QUALITY_PROMPTS, forward_logits, greedy_texts
 
     prompts = {}
     for name, spec in QUALITY_PROMPTS.items():
         use_chat = bool(spec["chat"]) and loaded.chat_format is not None
         prompts[name] = _encode_prompt(loaded, str(spec["text"]), use_chat)
-    decode = loaded.tokenizer.decode
+    return {
+        "prompts": prompts,
+        "texts": greedy_texts(loaded.model, prompts, loaded.tokenizer.decode),
+        "logits": forward_logits(loaded.model, prompt_ids),
+        "prompt_ids": prompt_ids,
+    }
 
-    reference = greedy_texts(loaded.model, prompts, decode)
-    reference_logits = forward_logits(loaded.model, prompt_ids)
-    layers = quantize_linears_int8(loaded.model, dtype)
-    quantized = greedy_texts(loaded.model, prompts, decode)
-    comparison = compare_greedy(reference, quantized)
+
+def _int8_quality(loaded, reference: dict, dtype, layers: int, runner) -> dict:
+    """Compare the int8 model's greedy texts, decoded the way ``runner`` times them, with ``reference``."""
+    from llama3_core.bench import (
+        QUALITY_PROMPTS,
+        QUALITY_TOKENS,
+        compare_greedy,
+        greedy_texts,
+        mean_abs_logit_error,
+    )
+    from mltk_core.dtypes import dtype_name
+
+    cache_len = None
+    if runner.compile_decode:
+        # The compiled step is specialised to the timed runs' cache length. Only a
+        # quality prompt that does not fit in it needs a longer cache, and so a recompile.
+        longest = max(len(ids) for ids in reference["prompts"].values())
+        cache_len = max(runner.cache_len, longest + QUALITY_TOKENS)
+    quantized = greedy_texts(
+        loaded.model, reference["prompts"], loaded.tokenizer.decode,
+        decode_step=runner.decode_step, cache_len=cache_len,
+    )
+    comparison = compare_greedy(reference["texts"], quantized)
+    reference_logits = reference["logits"]
     return {
         "reference_dtype": dtype_name(dtype),
         "quantized_layers": layers,
+        "decode_step": "torch.compile" if runner.compile_decode else "eager",
         "greedy_tokens": QUALITY_TOKENS,
         "prompts": {name: {"text": str(spec["text"]), **comparison[name]} for name, spec in QUALITY_PROMPTS.items()},
         "all_equal": all(entry["equal"] for entry in comparison.values()),
-        "mean_abs_logit_error": mean_abs_logit_error(loaded.model, reference_logits, prompt_ids),
+        "mean_abs_logit_error": mean_abs_logit_error(loaded.model, reference_logits, reference["prompt_ids"]),
         "reference_mean_abs_logit": float(reference_logits.abs().mean()),
     }
 
@@ -397,7 +420,8 @@ def _print_bench(report: dict, console) -> None:
     if quality is not None:
         console.print(
             f"int8: mean |logit error| {quality['mean_abs_logit_error']:.4f} against {quality['reference_dtype']} "
-            f"(mean |logit| {quality['reference_mean_abs_logit']:.2f})"
+            f"(mean |logit| {quality['reference_mean_abs_logit']:.2f}); greedy text from the "
+            f"{quality['decode_step']} decode step"
         )
         for name, entry in quality["prompts"].items():
             if entry["equal"]:
