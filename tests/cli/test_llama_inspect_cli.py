@@ -159,6 +159,28 @@ def test_bench_random_weights_rejects_quantize():
     result = run_cli("llama", "bench", "--random-weights", "llama3-8b", "--quantize", "int8")
     assert result.returncode == 2
     assert "--random-weights" in result.stderr
+    assert "--quantize" in result.stderr
+
+
+def test_bench_random_weights_rejects_model(tiny_model):
+    result = run_cli("llama", "bench", "--random-weights", "llama3-8b", "--model", str(tiny_model))
+    assert result.returncode == 2
+    assert "--model" in result.stderr
+    assert "--quantize" not in result.stderr
+
+
+def test_bench_human_output_shows_both_int8_texts(tiny_model):
+    result = run_cli(
+        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
+        "--quantize", "int8", "--compare", "transformers", "--repeats", "1", "--dtype", "bfloat16",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ours: bfloat16, int8 weights, eager; transformers: bfloat16, eager" in result.stdout
+    assert "measuring memory bandwidth" not in result.stdout
+    differing = [line for line in result.stdout.splitlines() if "differs from token index" in line]
+    equal = [line for line in result.stdout.splitlines() if ": equal: " in line]
+    assert len(differing) + len(equal) == 4
+    assert result.stdout.count("    int8: ") == len(differing)
 
 
 def test_generate_saves_attention_heatmap(tiny_model, tmp_path):

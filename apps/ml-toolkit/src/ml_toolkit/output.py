@@ -11,8 +11,12 @@ from rich.console import Console
 
 
 def human_console(json_mode: bool) -> Console:
-    """Return the console for human-readable output: stderr in ``--json`` mode, else stdout."""
-    return Console(stderr=json_mode)
+    """Return the console for human-readable output: stderr in ``--json`` mode, else stdout.
+
+    Soft wrapping leaves long lines whole: piped into a file, rich would
+    otherwise break them at 80 columns, even inside quoted model text.
+    """
+    return Console(stderr=json_mode, soft_wrap=True)
 
 
 def print_json(payload: Any) -> None:

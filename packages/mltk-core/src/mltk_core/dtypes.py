@@ -51,7 +51,8 @@ def resolve_dtype(spec: str | torch.dtype, device: torch.device) -> torch.dtype:
         return DTYPES["bfloat16"] if "bfloat16" in supported else DTYPES["float32"]
     if name not in DTYPES:
         raise UserInputError(
-            f"invalid dtype {spec!r}: expected one of {', '.join(DTYPE_CHOICES)}"
+            f"invalid dtype {spec!r}: expected one of {', '.join(DTYPE_CHOICES)}. "
+            "Pass one of them with --dtype."
         )
     if name not in supported:
         raise UserInputError(

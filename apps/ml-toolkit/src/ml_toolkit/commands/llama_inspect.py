@@ -6,6 +6,7 @@ package are imported inside the commands, so ``--help`` stays fast.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -170,9 +171,12 @@ def bench(
 ) -> None:
     """Time prefill and decode, and compare decode with the memory roofline and with transformers."""
     _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats)
-    if random_weights is not None and (model is not None or quantize is not None):
+    if random_weights is not None and model is not None:
+        raise UserInputError("--random-weights replaces --model: pass only one of them")
+    if random_weights is not None and quantize is not None:
         raise UserInputError(
-            "--random-weights replaces --model and has no tokenizer for the --quantize text check: drop one of them"
+            "--quantize needs a tokenizer for its greedy-text check, and --random-weights has none: "
+            "drop --quantize or pass --model instead"
         )
 
     import torch
@@ -190,7 +194,7 @@ def bench(
     from mltk_core.devices import resolve_device
     from mltk_core.dtypes import resolve_dtype
     from mltk_core.metadata import run_metadata
-    from mltk_core.progress import make_progress
+    from mltk_core.progress import make_progress, stderr_console
 
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
@@ -206,7 +210,8 @@ def bench(
         )
     console = human_console(json_output)
 
-    console.print("[dim]measuring memory bandwidth...[/dim]")
+    status = stderr_console()
+    status.print("[dim]measuring memory bandwidth...[/dim]")
     bandwidth = measure_bandwidth(resolved_device)
     if random_weights is None:
         prompt_ids = bench_prompt_ids(loaded.tokenizer.encode, prompt_tokens, batch_size)
@@ -228,7 +233,7 @@ def bench(
     if quantize == "int8":
         from llama3_core.quantize import quantize_linears_int8
 
-        console.print("[dim]recording the unquantized greedy text, then quantizing to int8...[/dim]")
+        status.print("[dim]recording the unquantized greedy text, then quantizing to int8...[/dim]")
         int8_reference = _int8_reference(loaded, prompt_ids[:1])
         quantized_layers = quantize_linears_int8(loaded.model, resolved_dtype)
 
@@ -279,9 +284,13 @@ def _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compar
     if repeats < 1:
         raise UserInputError(f"invalid --repeats {repeats}: expected 1 or more")
     if quantize is not None and quantize not in QUANTIZE_CHOICES:
-        raise UserInputError(f"invalid --quantize {quantize!r}: expected one of {', '.join(QUANTIZE_CHOICES)}")
+        raise UserInputError(f"invalid --quantize {quantize!r}: expected {_one_of(QUANTIZE_CHOICES)}")
     if compare is not None and compare not in COMPARE_CHOICES:
-        raise UserInputError(f"invalid --compare {compare!r}: expected one of {', '.join(COMPARE_CHOICES)}")
+        raise UserInputError(f"invalid --compare {compare!r}: expected {_one_of(COMPARE_CHOICES)}")
+
+
+def _one_of(choices) -> str:
+    return choices[0] if len(choices) == 1 else "one of " + ", ".join(choices)
 
 
 def _int8_reference(loaded, prompt_ids) -> dict:
@@ -382,11 +391,17 @@ def _common_prefix(first: list[int], second: list[int]) -> int:
 def _print_bench(report: dict, console) -> None:
     from rich.table import Table
 
-    console.print(
-        f"{Path(report['model']).name} on {report['device']}, {report['dtype']}"
-        f"{', int8 weights' if report['quantize'] else ''}{', compiled decode' if report['compile'] else ''}; "
-        f"batch {report['batch_size']}, {report['prompt_tokens']}-token prompt, {report['new_tokens']} new tokens"
+    ours_label = "ours: " + ", ".join(
+        [report["dtype"]]
+        + (["int8 weights"] if report["quantize"] else [])
+        + (["compiled decode"] if report["compile"] else ["eager"])
     )
+    theirs_label = f"; transformers: {report['dtype']}, eager" if "transformers" in report else ""
+    console.print(
+        f"{Path(report['model']).name} on {report['device']}, batch {report['batch_size']}, "
+        f"{report['prompt_tokens']}-token prompt, {report['new_tokens']} new tokens"
+    )
+    console.print(ours_label + theirs_label)
     sides = [name for name in ("ours", "transformers") if name in report]
     table = Table()
     table.add_column("")
@@ -398,7 +413,8 @@ def _print_bench(report: dict, console) -> None:
         ("decode tokens/s", lambda r: f"{r['decode_tokens_per_s']:.1f}"),
         ("effective bandwidth (GB/s)", lambda r: f"{r['effective_bandwidth_bytes_per_s'] / 1e9:.1f}"),
         ("roofline fraction", lambda r: f"{r['roofline_fraction']:.2f}"),
-        ("peak RSS (MiB)", lambda r: f"{r['peak_memory']['process_rss_bytes'] / 2**20:.0f}"),
+        # Both sides run in one process, so this is the peak of the whole process so far.
+        ("process peak RSS (MiB)", lambda r: f"{r['peak_memory']['process_rss_bytes'] / 2**20:.0f}"),
     ]
     for label, cell in rows:
         table.add_row(label, *[cell(report[name]) for name in sides])
@@ -416,6 +432,10 @@ def _print_bench(report: dict, console) -> None:
             f"decode speedup over transformers: {report['decode_speedup']:.2f}x, "
             f"prefill: {report['prefill_speedup']:.2f}x"
         )
+        console.print(
+            f"greedy tokens: ours and transformers agree on the first {report['same_greedy_tokens']} "
+            f"of {report['new_tokens']}"
+        )
     quality = report.get("int8_quality")
     if quality is not None:
         console.print(
@@ -423,12 +443,17 @@ def _print_bench(report: dict, console) -> None:
             f"(mean |logit| {quality['reference_mean_abs_logit']:.2f}); greedy text from the "
             f"{quality['decode_step']} decode step"
         )
+        console.print(
+            f"int8 greedy text against {quality['reference_dtype']}, first {quality['greedy_tokens']} tokens "
+            "with stop tokens ignored. Token indexes count from 0, and a gap is the reference's top logit "
+            "minus its runner-up (0 is a tie)."
+        )
         for name, entry in quality["prompts"].items():
             if entry["equal"]:
-                verdict = "equal"
-            else:
-                gap = entry["reference_gap_at_difference"]
-                verdict = f"differ from token {entry['first_difference']}"
-                if gap is not None:
-                    verdict += f" (where the reference's top-2 logit gap is {gap:.3f})"
-            console.print(f"  {name}: first {quality['greedy_tokens']} greedy tokens {verdict}: {entry['text']!r}")
+                console.print(f"  {name}: equal: {json.dumps(entry['text'], ensure_ascii=False)}")
+                continue
+            gap = entry["reference_gap_at_difference"]
+            gap_text = "" if gap is None else f", reference gap {gap:.3f}"
+            console.print(f"  {name}: differs from token index {entry['first_difference']}{gap_text}")
+            console.print(f"    {quality['reference_dtype']}: {json.dumps(entry['reference_text'], ensure_ascii=False)}")
+            console.print(f"    int8: {json.dumps(entry['text'], ensure_ascii=False)}")
