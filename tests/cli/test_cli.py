@@ -89,3 +89,22 @@ def test_unknown_option_exits_2():
     result = run_cli("info", "--no-such-option")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["info", "--help"],
+        ["llama", "generate", "--help"],
+        ["llama", "bench", "--help"],
+        ["boost", "bench", "--help"],
+        ["lora", "compare", "--help"],
+    ],
+)
+def test_help_flags_show_no_value_type(argv):
+    result = run_cli(*argv)
+    # Typer's own --help line keeps its <bool>, but no other flag may show one.
+    flag_lines = [line for line in result.stdout.splitlines() if "<bool>" in line and "--help" not in line]
+    assert result.returncode == 0
+    assert flag_lines == []

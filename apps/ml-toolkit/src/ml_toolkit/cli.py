@@ -10,10 +10,11 @@ import sys
 import traceback
 
 import typer
+from mltk_core.errors import UserInputError, WorkFailedError
 
 from ml_toolkit.commands import boost, info, llama, llama_inspect, lora
+from ml_toolkit.options import flag_option
 from ml_toolkit.state import cli_state
-from mltk_core.errors import UserInputError, WorkFailedError
 
 app = typer.Typer(
     name="ml-toolkit",
@@ -33,7 +34,7 @@ app.command("info")(info.info)
 
 @app.callback()
 def root(
-    debug: bool = typer.Option(
+    debug: bool = flag_option(
         False, "--debug", help="Show the full traceback when a command fails."
     ),
 ) -> None:

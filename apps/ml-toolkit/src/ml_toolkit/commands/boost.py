@@ -9,6 +9,7 @@ from typing import Any
 import typer
 from mltk_core.errors import UserInputError
 
+from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 app = typer.Typer(
@@ -64,7 +65,7 @@ def bench(
         None, "--csv", help="Also benchmark this CSV file (header row, numeric features)."
     ),
     target: str | None = typer.Option(None, "--target", help="Label column of the --csv file."),
-    scaling: bool = typer.Option(
+    scaling: bool = flag_option(
         False,
         "--scaling",
         help="Time fit and predict on synthetic data of 1e3 to 1e6 rows "
@@ -76,9 +77,9 @@ def bench(
     out: Path = typer.Option(
         Path("runs/boost-bench"), "--out", help="Folder for results.json, results.csv and plots."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace results already in --out."),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-    list_only: bool = typer.Option(
+    overwrite: bool = flag_option(False, "--overwrite", help="Replace results already in --out."),
+    json_output: bool = flag_option(False, "--json", help="Print one JSON object on stdout."),
+    list_only: bool = flag_option(
         False, "--list", help="List the registered datasets and models, then exit."
     ),
 ) -> None:

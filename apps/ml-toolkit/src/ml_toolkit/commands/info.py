@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 
@@ -13,11 +14,10 @@ def info(
         "--device",
         help="Resolve this device (auto, cpu, cuda, cuda:N, mps) and show it with its dtypes.",
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_output: bool = flag_option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Show library versions, available devices and dtypes, and torch threads."""
     import torch
-
     from mltk_core.devices import available_devices, resolve_device
     from mltk_core.dtypes import dtype_name, resolve_dtype, supported_dtypes
     from mltk_core.metadata import cpu_model, package_versions

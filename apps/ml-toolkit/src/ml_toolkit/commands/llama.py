@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 from mltk_core.errors import UserInputError
 
+from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 app = typer.Typer(
@@ -48,7 +49,7 @@ def generate(
     seed: int | None = typer.Option(
         None, "--seed", help="Random seed for sampling (temperature > 0)."
     ),
-    chat: bool | None = typer.Option(
+    chat: bool | None = flag_option(
         None,
         "--chat/--no-chat",
         help="Wrap the prompt in the model's chat format. Default: on for instruct models "
@@ -67,7 +68,7 @@ def generate(
         help="Save the last layer's attention, averaged over heads, over the prompt and the "
         "generated tokens as this PNG file.",
     ),
-    json_output: bool = typer.Option(
+    json_output: bool = flag_option(
         False, "--json", help="Print one JSON object on stdout instead of streaming."
     ),
 ) -> None:
@@ -173,7 +174,7 @@ def tokenize(
         ..., help="Text to encode as ordinary text (control-token spellings stay text)."
     ),
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    json_output: bool = typer.Option(
+    json_output: bool = flag_option(
         False, "--json", help="Print one JSON object with ids and pieces on stdout."
     ),
 ) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from mltk_core.errors import UserInputError
 
+from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 MODEL_HELP = (
@@ -32,13 +33,13 @@ def explain(
     head: int | None = typer.Option(
         None, "--head", help="Query head whose q·k heatmaps to draw, 0-based. Default: every head of the layer."
     ),
-    chat: bool = typer.Option(False, "--chat/--no-chat", help="Wrap the prompt in the model's chat format."),
+    chat: bool = flag_option(False, "--chat/--no-chat", help="Wrap the prompt in the model's chat format."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option(
         "float32", "--dtype", help="auto, float32, bfloat16 or float16. Default float32, for exact pictures."
     ),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace pictures already in --out."),
-    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary with the files written."),
+    overwrite: bool = flag_option(False, "--overwrite", help="Replace pictures already in --out."),
+    json_output: bool = flag_option(False, "--json", help="Print a JSON summary with the files written."),
 ) -> None:
     """Walk one forward pass of PROMPT step by step and draw its attention as pictures in --out."""
     if (out / "index.html").exists() and not overwrite:
@@ -151,7 +152,7 @@ def bench(
     new_tokens: int = typer.Option(64, "--new-tokens", help="Tokens to generate after the prompt (2 or more)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:N or mps."),
     dtype: str = typer.Option("auto", "--dtype", help="auto, float32, bfloat16 or float16."),
-    compile_decode: bool = typer.Option(
+    compile_decode: bool = flag_option(
         False, "--compile", help="torch.compile the decode step; the compile time is reported separately."
     ),
     quantize: str | None = typer.Option(
@@ -167,7 +168,7 @@ def bench(
         help="Instead of --model, time random weights with a named preset's shapes (such as llama3-8b) "
         "and random prompt ids; no download needed.",
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_output: bool = flag_option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Time prefill and decode, and compare decode with the memory roofline and with transformers."""
     _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats)
@@ -180,7 +181,6 @@ def bench(
         )
 
     import torch
-
     from llama3_core.bandwidth import measure_bandwidth
     from llama3_core.bench import (
         OursRunner,
@@ -349,7 +349,6 @@ def _random_model(preset: str, device, dtype):
     from types import SimpleNamespace
 
     import torch
-
     from llama3_core.config import PRESETS
     from llama3_core.model import Transformer
 

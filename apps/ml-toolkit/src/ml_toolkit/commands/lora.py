@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 app = typer.Typer(
@@ -109,7 +110,7 @@ def compare(
     code_chars: int | None = typer.Option(
         None, "--code-chars", help="Characters of standard-library source read for the code domain."
     ),
-    humaneval: bool | None = typer.Option(
+    humaneval: bool | None = flag_option(
         None, "--humaneval/--no-humaneval", help="Also score HumanEval pass@1 (code domain)."
     ),
     humaneval_problems: int | None = typer.Option(
@@ -117,7 +118,7 @@ def compare(
         "--humaneval-problems",
         help="HumanEval problems scored, from the first (at most 164).",
     ),
-    save_weights: bool | None = typer.Option(
+    save_weights: bool | None = flag_option(
         None,
         "--save-weights/--no-save-weights",
         help="Save each run's adapter or weights under runs/.",
@@ -150,10 +151,10 @@ def compare(
     out: str = typer.Option(
         "runs/lora-compare", "--out", help="Folder for results, plots and report.md."
     ),
-    overwrite: bool = typer.Option(
+    overwrite: bool = flag_option(
         False, "--overwrite", help="Replace results in --out that were made with other settings."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_output: bool = flag_option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Finetune a base model with full finetuning and LoRA arms, and measure learning,
     forgetting and update rank.
@@ -243,7 +244,7 @@ def spectrum(
     out: str | None = typer.Option(
         None, "--out", help="Folder for spectrum.json and its plots (default: print only)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+    json_output: bool = flag_option(False, "--json", help="Print one JSON object on stdout."),
 ) -> None:
     """Analyse ΔW = finetuned − base for every block matrix: 90%-energy rank and intruders."""
     from lora_study.spectrum_command import analyse_checkpoints
