@@ -108,3 +108,11 @@ def test_help_flags_show_no_value_type(argv):
     flag_lines = [line for line in result.stdout.splitlines() if "<bool>" in line and "--help" not in line]
     assert result.returncode == 0
     assert flag_lines == []
+
+
+def test_info_hides_missing_xgboost_twin():
+    result = run_cli("info")
+    xgboost_rows = [line for line in result.stdout.splitlines() if "xgboost" in line]
+    assert result.returncode == 0
+    assert len(xgboost_rows) == 1
+    assert "not installed" not in xgboost_rows[0]

@@ -8,6 +8,11 @@ from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
 
+# Distributions that install the same import package: when one is installed,
+# the other's "not installed" row is left out of the table (the JSON keeps both).
+SAME_IMPORT = {"xgboost": "xgboost-cpu", "xgboost-cpu": "xgboost"}
+
+
 def info(
     device: str | None = typer.Option(
         None,
@@ -65,6 +70,10 @@ def _print_report(report: dict[str, object], console) -> None:
     packages = Table(title="packages")
     packages.add_column("distribution")
     packages.add_column("version")
-    for name, version in report["packages"].items():
+    versions = report["packages"]
+    for name, version in versions.items():
+        alternative = SAME_IMPORT.get(name)
+        if version is None and alternative is not None and versions.get(alternative) is not None:
+            continue
         packages.add_row(name, version or "not installed")
     console.print(packages)
