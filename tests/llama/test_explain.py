@@ -139,3 +139,16 @@ def test_trace_of_fused_model_equal(model, trace):
     fused_trace = trace_forward(fused, TOKENS)
     assert torch.allclose(fused_trace.logits, trace.logits, atol=1e-5)
     assert torch.allclose(fused_trace.attention[2].weights, trace.attention[2].weights, atol=1e-6)
+
+
+def test_cell_fontsize_shrinks_with_more_rows():
+    from matplotlib.figure import Figure
+
+    from llama3_core.explain_plots import _cell_fontsize
+
+    figure = Figure(figsize=(16, 10))
+    thirty_layers = _cell_fontsize(figure, rows=30, columns=20, longest_label=6)
+    eighty_layers = _cell_fontsize(figure, rows=80, columns=20, longest_label=6)
+    assert eighty_layers < thirty_layers
+    assert _cell_fontsize(figure, rows=1000, columns=1000, longest_label=20) == 4.0
+    assert _cell_fontsize(figure, rows=2, columns=2, longest_label=1) == 9.0

@@ -192,7 +192,7 @@ def plot_logit_lens(
     image = axes.imshow(
         probabilities, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest"
     )
-    fontsize = max(4, min(8, int(160 / max(seq, n_layers))))
+    fontsize = _cell_fontsize(figure, n_layers, seq, max(len(label) for row in lens_labels for label in row))
     for row in range(n_layers):
         for column in range(seq):
             color = "white" if probabilities[row, column] > 0.6 else "black"
@@ -212,6 +212,20 @@ def plot_logit_lens(
     axes.set_title("Logit lens: the top next token if the model stopped after each layer")
     figure.colorbar(image, ax=axes, label="probability of the top token")
     return _save(figure, path)
+
+
+def _cell_fontsize(figure, rows: int, columns: int, longest_label: int) -> float:
+    """Return the largest font size, in points, from 4 to 9, at which a label fits one cell of a rows x columns grid.
+
+    The cell size is estimated from the whole figure, since the constrained
+    layout places the axes only when the figure is drawn.
+    """
+    width_points, height_points = (size * 72 for size in figure.get_size_inches())
+    # About 85% of the figure goes to the grid; a character is about 0.6 em wide.
+    cell_height = 0.85 * height_points / rows
+    cell_width = 0.85 * width_points / columns
+    fits = min(0.7 * cell_height, cell_width / (0.6 * max(longest_label, 1)))
+    return max(4.0, min(9.0, fits))
 
 
 def plot_generation_attention(
