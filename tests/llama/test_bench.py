@@ -201,3 +201,31 @@ def test_compiled_int8_decode_matches_eager():
     runner = OursRunner(model, prompt, new_tokens=6, compile_decode=True)
     runner.warm_up()
     assert runner.run().generated_ids == expected[0].tolist()
+
+
+def test_greedy_reused_cache_matches_fresh():
+    model = tiny_model()
+    cache = model.new_cache(1, 20)
+    greedy_ours(model, torch.tensor([[7, 8, 9, 10, 11, 12, 13, 14]]), 10, cache=cache)  # fills 18 slots
+    prompt = torch.tensor([[3, 14, 15]])
+    expected, _, _ = greedy_ours(model, prompt, 6)
+    got, _, _ = greedy_ours(model, prompt, 6, cache=cache)
+    assert torch.equal(got, expected)
+
+
+def test_greedy_reused_cache_matches_fresh_compiled():
+    torch._dynamo.reset()
+    model = tiny_model()
+    step = torch.compile(static_decode_step(model), dynamic=False)
+    cache = model.new_cache(1, 20)
+    greedy_ours(model, torch.tensor([[7, 8, 9, 10, 11, 12, 13, 14]]), 10, step, cache=cache)
+    prompt = torch.tensor([[3, 14, 15]])
+    expected, _, _ = greedy_ours(model, prompt, 6)
+    got, _, _ = greedy_ours(model, prompt, 6, step, cache=cache)
+    assert torch.equal(got, expected)
+
+
+def test_greedy_rejects_small_cache():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="too small"):
+        greedy_ours(model, torch.tensor([[3, 14, 15]]), 6, cache=model.new_cache(1, 8))

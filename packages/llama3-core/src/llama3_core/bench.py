@@ -29,7 +29,7 @@ from functools import partial
 import torch
 from torch import nn
 
-from llama3_core.model import Transformer
+from llama3_core.model import KVCache, Transformer
 from llama3_core.quantize import Int8Linear
 from mltk_core.devices import synchronize
 from mltk_core.memory import peak_memory, reset_peak_memory
@@ -136,21 +136,29 @@ def greedy_ours(
     prompt_ids: torch.Tensor,
     new_tokens: int,
     decode_step: DecodeStep | None = None,
-    cache_len: int | None = None,
+    cache: KVCache | None = None,
     on_logits: Callable[[torch.Tensor], None] | None = None,
 ) -> tuple[torch.Tensor, float, float]:
     """Decode ``new_tokens`` greedily after ``prompt_ids`` (batch, seq) with the KV cache.
 
-    ``cache_len`` (default: seq + new_tokens) sizes the cache; a compiled step
-    is specialised to it. ``on_logits`` receives each step's logits (batch, vocab)
-    before the argmax. Returns the new ids (batch, new_tokens), the seconds to the
-    first token, and the seconds of the remaining ``new_tokens - 1`` decode steps.
+    ``cache`` (default: a new one of seq + new_tokens slots) may be reused from an
+    earlier call: the prefill overwrites its first slots and attention never reads
+    a slot past the current position. A compiled step is specialised to the
+    cache's shape. ``on_logits`` receives each step's logits (batch, vocab) before
+    the argmax. Returns the new ids (batch, new_tokens), the seconds to the first
+    token, and the seconds of the remaining ``new_tokens - 1`` decode steps.
     """
     decode_step = decode_step or model
     device = model.tok_embeddings.weight.device
     prompt_ids = prompt_ids.to(device)
     batch, seq = prompt_ids.shape
-    cache = model.new_cache(batch, cache_len or seq + new_tokens)
+    if cache is None:
+        cache = model.new_cache(batch, seq + new_tokens)
+    elif cache.max_seq_len < seq + new_tokens or cache.batch_size < batch:
+        raise ValueError(
+            f"cache of {cache.batch_size} x {cache.max_seq_len} slots is too small for "
+            f"{batch} x ({seq} + {new_tokens}) tokens: pass model.new_cache({batch}, {seq + new_tokens}) or none"
+        )
 
     synchronize(device)
     start = time.perf_counter()
@@ -212,7 +220,10 @@ class OursRunner:
         self.decode_step: DecodeStep = model
         self.compile_decode = compile_decode
         self.compile_seconds: float | None = None
-        self.cache_len = prompt_ids.shape[1] + new_tokens
+        batch, seq = prompt_ids.shape
+        # One cache for every run: a compiled step is specialised to its shape, and
+        # CUDA graphs to its addresses.
+        self.cache = model.new_cache(batch, seq + new_tokens)
 
     def warm_up(self) -> None:
         """Run a short generation: allocator pools, kernel choice and, with ``compile_decode``, the compile."""
@@ -223,17 +234,27 @@ class OursRunner:
             # releases without this filter keep every guard.
             skip_module_guards = getattr(torch.compiler, "skip_guard_on_all_nn_modules_unsafe", None)
             options = {"guard_filter_fn": skip_module_guards} if skip_module_guards else {}
-            self.decode_step = torch.compile(static_decode_step(self.model), dynamic=False, options=options)
+            mode = None
+            if self.device.type == "cuda":
+                # CUDA graphs replay a step's kernels without launching each one,
+                # which is most of a batch-1 step's time on a fast GPU. The cache is
+                # written in place, so its tensors must keep fixed addresses.
+                # NOTE: this CUDA path has not been run on a GPU yet.
+                for tensor in self.cache.keys + self.cache.values:
+                    torch._dynamo.mark_static_address(tensor)
+                mode = "reduce-overhead"
+            self.decode_step = torch.compile(
+                static_decode_step(self.model), dynamic=False, mode=mode, options=options
+            )
         start = time.perf_counter()
-        # The same cache length as the timed runs, so they reuse this compiled graph.
-        greedy_ours(self.model, self.prompt_ids, min(self.new_tokens, 4), self.decode_step, cache_len=self.cache_len)
+        greedy_ours(self.model, self.prompt_ids, min(self.new_tokens, 4), self.decode_step, cache=self.cache)
         if self.compile_decode:
             self.compile_seconds = time.perf_counter() - start
 
     def run(self) -> RunResult:
         batch, seq = self.prompt_ids.shape
         ids, first_token_seconds, decode_seconds = greedy_ours(
-            self.model, self.prompt_ids, self.new_tokens, self.decode_step
+            self.model, self.prompt_ids, self.new_tokens, self.decode_step, cache=self.cache
         )
         steps = self.new_tokens - 1
         return RunResult(
@@ -346,7 +367,7 @@ def greedy_texts(
     decode: Callable[[Sequence[int]], str],
     tokens: int = QUALITY_TOKENS,
     decode_step: DecodeStep | None = None,
-    cache_len: int | None = None,
+    cache: KVCache | None = None,
 ) -> dict[str, dict]:
     """Return, per named prompt, the first ``tokens`` greedy ids, their text, and each step's top-2 logit gap.
 
@@ -358,7 +379,7 @@ def greedy_texts(
         gaps: list[float] = []
         record_gap = partial(_append_top2_gap, gaps)
         generated, _, _ = greedy_ours(
-            model, torch.tensor([ids]), tokens, decode_step, cache_len=cache_len, on_logits=record_gap
+            model, torch.tensor([ids]), tokens, decode_step, cache=cache, on_logits=record_gap
         )
         row = generated[0].tolist()
         results[name] = {"ids": row, "text": decode(row), "top2_gaps": gaps}

@@ -320,15 +320,17 @@ def _int8_quality(loaded, reference: dict, dtype, layers: int, runner) -> dict:
     )
     from mltk_core.dtypes import dtype_name
 
-    cache_len = None
+    cache = None
     if runner.compile_decode:
-        # The compiled step is specialised to the timed runs' cache length. Only a
-        # quality prompt that does not fit in it needs a longer cache, and so a recompile.
+        # The compiled step is specialised to the timed runs' cache. Only a quality
+        # prompt that does not fit in it needs a longer cache, and so a recompile.
         longest = max(len(ids) for ids in reference["prompts"].values())
-        cache_len = max(runner.cache_len, longest + QUALITY_TOKENS)
+        cache = runner.cache
+        if cache.max_seq_len < longest + QUALITY_TOKENS:
+            cache = loaded.model.new_cache(1, longest + QUALITY_TOKENS)
     quantized = greedy_texts(
         loaded.model, reference["prompts"], loaded.tokenizer.decode,
-        decode_step=runner.decode_step, cache_len=cache_len,
+        decode_step=runner.decode_step, cache=cache,
     )
     comparison = compare_greedy(reference["texts"], quantized)
     reference_logits = reference["logits"]
