@@ -231,3 +231,20 @@ def test_explain_empty_prompt_exits_2(tiny_model, tmp_path, prompt):
     result = invoke("llama", "explain", prompt, "--model", str(tiny_model), "--out", str(tmp_path / "out"))
     assert isinstance(result.exception, UserInputError)
     assert "the prompt is empty" in str(result.exception)
+
+
+def test_bench_reorders_for_onednn_by_default(tiny_model):
+    from llama3_core.onednn_linear import onednn_linear_available
+
+    result = run_cli(
+        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
+        "--repeats", "1", "--dtype", "float32", "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["onednn"] is onednn_linear_available(torch.float32)
+
+
+def test_bench_onednn_with_compile_exits_2():
+    result = run_cli("llama", "bench", "--onednn", "--compile")
+    assert result.returncode == 2
+    assert "--onednn" in result.stderr

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from llama3_core.model import KVCache, Transformer
+from llama3_core.onednn_linear import OneDNNLinear
 from llama3_core.quantize import Int8Linear
 from mltk_core.devices import synchronize
 from mltk_core.memory import peak_memory, reset_peak_memory
@@ -102,6 +103,8 @@ def decode_weight_bytes(model: nn.Module) -> int:
         elif isinstance(module, Int8Linear):
             add(module.weight)
             add(module.scales)
+        elif isinstance(module, OneDNNLinear):
+            total += module.weight_bytes  # an opaque oneDNN tensor, never shared
         elif isinstance(module, nn.Embedding):
             continue
         elif "norm" in type(module).__name__.lower():

@@ -158,6 +158,12 @@ def bench(
     quantize: str | None = typer.Option(
         None, "--quantize", help="int8: weight-only int8 Linear layers, with their greedy text and logit error."
     ),
+    onednn: bool | None = flag_option(
+        None,
+        "--onednn/--no-onednn",
+        help="Reorder the Linear weights once into oneDNN's blocked layout for CPU matmuls. "
+        "Default: on for a CPU, except with --compile or --quantize, which cannot use it.",
+    ),
     compare: str | None = typer.Option(
         None, "--compare", help="transformers: also run transformers' generate on the same weights and prompt."
     ),
@@ -172,6 +178,10 @@ def bench(
 ) -> None:
     """Time prefill and decode, and compare decode with the memory roofline and with transformers."""
     _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compare, repeats)
+    if onednn and (compile_decode or quantize is not None):
+        raise UserInputError(
+            "--onednn cannot combine with --compile or --quantize: drop --onednn, or drop the other option"
+        )
     if random_weights is not None and model is not None:
         raise UserInputError("--random-weights replaces --model: pass only one of them")
     if random_weights is not None and quantize is not None:
@@ -227,6 +237,11 @@ def bench(
 
     # Stack wq/wk/wv and w1/w3 for speed; the transformers copy above kept the separate names.
     loaded.model.fuse_projections()
+    use_onednn = _resolve_onednn(onednn, resolved_device, resolved_dtype, compile_decode or quantize is not None)
+    if use_onednn:
+        from llama3_core.onednn_linear import reorder_linears_onednn
+
+        reorder_linears_onednn(loaded.model)
 
     int8_reference = None
     quantized_layers = 0
@@ -249,7 +264,9 @@ def bench(
         quality = _int8_quality(loaded, int8_reference, resolved_dtype, quantized_layers, runners[0])
 
     report = _bench_report(loaded, resolved_device, resolved_dtype, batch_size, prompt_tokens, new_tokens)
-    report.update(compile=compile_decode, quantize=quantize, weight_bytes_per_decode_step=weight_bytes)
+    report.update(
+        compile=compile_decode, quantize=quantize, onednn=use_onednn, weight_bytes_per_decode_step=weight_bytes
+    )
     report["bandwidth"] = bandwidth.to_dict()
     ours = results["ours"]
     add_roofline(ours, batch_size, weight_bytes, bandwidth.copy_bytes_per_s)
@@ -287,6 +304,22 @@ def _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compar
         raise UserInputError(f"invalid --quantize {quantize!r}: expected {_one_of(QUANTIZE_CHOICES)}")
     if compare is not None and compare not in COMPARE_CHOICES:
         raise UserInputError(f"invalid --compare {compare!r}: expected {_one_of(COMPARE_CHOICES)}")
+
+
+def _resolve_onednn(requested: bool | None, device, dtype, incompatible: bool) -> bool:
+    """Decide whether to reorder weights for oneDNN: ``requested``, else on when the device and dtype allow it."""
+    from llama3_core.onednn_linear import onednn_linear_available
+    from mltk_core.dtypes import dtype_name
+
+    usable = device.type == "cpu" and onednn_linear_available(dtype)
+    if requested is None:
+        return usable and not incompatible
+    if requested and not usable:
+        raise UserInputError(
+            f"--onednn needs a CPU and float32 or bfloat16 that this build of PyTorch supports, "
+            f"got {device} and {dtype_name(dtype)}: drop --onednn"
+        )
+    return requested
 
 
 def _one_of(choices) -> str:
@@ -395,6 +428,7 @@ def _print_bench(report: dict, console) -> None:
     ours_label = "ours: " + ", ".join(
         [report["dtype"]]
         + (["int8 weights"] if report["quantize"] else [])
+        + (["oneDNN-reordered weights"] if report["onednn"] else [])
         + (["compiled decode"] if report["compile"] else ["eager"])
     )
     theirs_label = f"; transformers: {report['dtype']}, eager" if "transformers" in report else ""
