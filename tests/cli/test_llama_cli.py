@@ -7,6 +7,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
+
+from llama3_core.onednn_linear import onednn_linear_available
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -31,6 +34,7 @@ def test_generate_json_answers_paris():
     assert report["prompt_ids"][:2] == [1, 9690]  # <|im_start|>system
     assert set(report["timings"]) == {"prefill_tokens_per_s", "decode_tokens_per_s"}
     assert report["model"].endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    assert report["onednn"] is onednn_linear_available(getattr(torch, report["dtype"]))
 
 
 def test_generate_streams_text():
@@ -99,3 +103,13 @@ def test_tokenize_missing_model_exits_2():
     assert result.returncode == 2
     assert "model not found" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_generate_no_onednn_same_answer():
+    result = run_cli(
+        "llama", "generate", "What is the capital of France?", "--json", "--device", "cpu", "--no-onednn"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["onednn"] is False
+    assert "Paris" in report["text"]

@@ -175,7 +175,8 @@ def test_bench_human_output_shows_both_int8_texts(tiny_model):
         "--quantize", "int8", "--compare", "transformers", "--repeats", "1", "--dtype", "bfloat16",
     )
     assert result.returncode == 0, result.stderr
-    assert "ours: bfloat16, int8 weights, eager; transformers: bfloat16, eager" in result.stdout
+    assert "ours: bfloat16, int8 weights, dense weights, not compiled" not in result.stdout
+    assert "ours: bfloat16, int8 weights, not compiled; transformers: bfloat16, dense weights" in result.stdout
     assert "measuring memory bandwidth" not in result.stdout
     differing = [line for line in result.stdout.splitlines() if "differs from token index" in line]
     equal = [line for line in result.stdout.splitlines() if ": equal: " in line]
@@ -248,3 +249,10 @@ def test_bench_onednn_with_compile_exits_2():
     result = run_cli("llama", "bench", "--onednn", "--compile")
     assert result.returncode == 2
     assert "--onednn" in result.stderr
+
+
+def test_bench_onednn_float16_rejected_before_loading():
+    result = run_cli("llama", "bench", "--onednn", "--dtype", "float16")
+    assert result.returncode == 2
+    assert "--dtype float32 or bfloat16" in result.stderr
+    assert "measuring memory bandwidth" not in result.stderr

@@ -7,7 +7,6 @@ import typer
 from ml_toolkit.options import flag_option
 from ml_toolkit.output import human_console, print_json
 
-
 # Distributions that install the same import package: when one is installed,
 # the other's "not installed" row is left out of the table (the JSON keeps both).
 SAME_IMPORT = {"xgboost": "xgboost-cpu", "xgboost-cpu": "xgboost"}

@@ -13,11 +13,11 @@ from pathlib import Path
 import typer
 from mltk_core.errors import UserInputError
 
-from ml_toolkit.options import flag_option
+from ml_toolkit.options import flag_option, resolve_onednn
 from ml_toolkit.output import human_console, print_json
 
 app = typer.Typer(
-    help="Generate text with Llama 3 written from scratch (default model: SmolLM2-135M-Instruct).",
+    help="Llama 3 written from scratch: generate, tokenize, explain and bench (default model: SmolLM2-135M-Instruct).",
     no_args_is_help=True,
 )
 
@@ -68,6 +68,12 @@ def generate(
         help="Save the last layer's attention, averaged over heads, over the prompt and the "
         "generated tokens as this PNG file.",
     ),
+    onednn: bool | None = flag_option(
+        None,
+        "--onednn/--no-onednn",
+        help="Reorder the Linear weights once into oneDNN's blocked layout for CPU matmuls. "
+        "Default: on for a CPU in float32 or bfloat16.",
+    ),
     json_output: bool = flag_option(
         False, "--json", help="Print one JSON object on stdout instead of streaming."
     ),
@@ -92,10 +98,14 @@ def generate(
     check_prompt_text(prompt)
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
+    use_onednn = resolve_onednn(onednn, resolved_device, resolved_dtype)
     loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
     # One matmul for q/k/v and one for gate/up: faster decode, same numbers.
     loaded.model.fuse_projections()
-    _reorder_for_onednn(loaded.model, resolved_device, resolved_dtype)
+    if use_onednn:
+        from llama3_core.onednn_linear import reorder_linears_onednn
+
+        reorder_linears_onednn(loaded.model)
 
     use_chat = loaded.is_instruct if chat is None else chat
     if use_chat and loaded.chat_format is None:
@@ -146,6 +156,7 @@ def generate(
                 "format": loaded.format,
                 "device": str(resolved_device),
                 "dtype": dtype_name(resolved_dtype),
+                "onednn": use_onednn,
                 "chat": use_chat,
                 "prompt_ids": result.prompt_ids,
                 "generated_ids": result.generated_ids,
@@ -164,9 +175,12 @@ def generate(
         f"{result.stop_reason.replace('_', ' ')}; "
         f"prefill {timings['prefill_tokens_per_s']} tokens/s, decode "
         f"{timings['decode_tokens_per_s']} tokens/s "
-        f"({resolved_device}, {dtype_name(resolved_dtype)})[/dim]",
+        f"({resolved_device}, {dtype_name(resolved_dtype)}"
+        f"{', oneDNN weights' if use_onednn else ''})[/dim]",
         soft_wrap=True,
     )
+    if attention_heatmap is not None:
+        stderr_console().print(f"[dim]attention heatmap: {attention_heatmap}[/dim]", soft_wrap=True)
 
 
 @app.command("tokenize")
@@ -214,10 +228,3 @@ def _check_sampling_options(
     if seed is not None and not 0 <= seed < 2**63:
         raise UserInputError(f"invalid --seed {seed}: expected an integer in [0, 2**63)")
 
-
-def _reorder_for_onednn(model, device, dtype) -> None:
-    """Reorder the Linear weights for oneDNN on a CPU, where that speeds up float32 and bfloat16 matmuls."""
-    from llama3_core.onednn_linear import onednn_linear_available, reorder_linears_onednn
-
-    if device.type == "cpu" and onednn_linear_available(dtype):
-        reorder_linears_onednn(model)

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from mltk_core.errors import UserInputError
 
-from ml_toolkit.options import flag_option
+from ml_toolkit.options import flag_option, resolve_onednn
 from ml_toolkit.output import human_console, print_json
 
 MODEL_HELP = (
@@ -162,7 +162,8 @@ def bench(
         None,
         "--onednn/--no-onednn",
         help="Reorder the Linear weights once into oneDNN's blocked layout for CPU matmuls. "
-        "Default: on for a CPU, except with --compile or --quantize, which cannot use it.",
+        "Default: on for a CPU in float32 or bfloat16, except with --compile or --quantize, "
+        "which cannot use it.",
     ),
     compare: str | None = typer.Option(
         None, "--compare", help="transformers: also run transformers' generate on the same weights and prompt."
@@ -208,6 +209,7 @@ def bench(
 
     resolved_device = resolve_device(device)
     resolved_dtype = resolve_dtype(dtype, resolved_device)
+    use_onednn = resolve_onednn(onednn, resolved_device, resolved_dtype, compile_decode or quantize is not None)
     if random_weights is None:
         loaded = load_model(model, resolved_device, resolved_dtype, json_mode=json_output)
     else:
@@ -237,7 +239,6 @@ def bench(
 
     # Stack wq/wk/wv and w1/w3 for speed; the transformers copy above kept the separate names.
     loaded.model.fuse_projections()
-    use_onednn = _resolve_onednn(onednn, resolved_device, resolved_dtype, compile_decode or quantize is not None)
     if use_onednn:
         from llama3_core.onednn_linear import reorder_linears_onednn
 
@@ -304,22 +305,6 @@ def _check_bench_options(batch_size, prompt_tokens, new_tokens, quantize, compar
         raise UserInputError(f"invalid --quantize {quantize!r}: expected {_one_of(QUANTIZE_CHOICES)}")
     if compare is not None and compare not in COMPARE_CHOICES:
         raise UserInputError(f"invalid --compare {compare!r}: expected {_one_of(COMPARE_CHOICES)}")
-
-
-def _resolve_onednn(requested: bool | None, device, dtype, incompatible: bool) -> bool:
-    """Decide whether to reorder weights for oneDNN: ``requested``, else on when the device and dtype allow it."""
-    from llama3_core.onednn_linear import onednn_linear_available
-    from mltk_core.dtypes import dtype_name
-
-    usable = device.type == "cpu" and onednn_linear_available(dtype)
-    if requested is None:
-        return usable and not incompatible
-    if requested and not usable:
-        raise UserInputError(
-            f"--onednn needs a CPU and float32 or bfloat16 that this build of PyTorch supports, "
-            f"got {device} and {dtype_name(dtype)}: drop --onednn"
-        )
-    return requested
 
 
 def _one_of(choices) -> str:
@@ -425,13 +410,17 @@ def _common_prefix(first: list[int], second: list[int]) -> int:
 def _print_bench(report: dict, console) -> None:
     from rich.table import Table
 
-    ours_label = "ours: " + ", ".join(
-        [report["dtype"]]
-        + (["int8 weights"] if report["quantize"] else [])
-        + (["oneDNN-reordered weights"] if report["onednn"] else [])
-        + (["compiled decode"] if report["compile"] else ["eager"])
-    )
-    theirs_label = f"; transformers: {report['dtype']}, eager" if "transformers" in report else ""
+    if report["quantize"]:
+        weights = "int8 weights"
+    elif report["onednn"]:
+        weights = "oneDNN-reordered weights"
+    else:
+        weights = "dense weights"
+    decode = "compiled decode" if report["compile"] else "not compiled"
+    ours_label = f"ours: {report['dtype']}, {weights}, {decode}"
+    theirs_label = ""
+    if "transformers" in report:
+        theirs_label = f"; transformers: {report['dtype']}, dense weights, SDPA attention, not compiled"
     console.print(
         f"{Path(report['model']).name} on {report['device']}, batch {report['batch_size']}, "
         f"{report['prompt_tokens']}-token prompt, {report['new_tokens']} new tokens"
