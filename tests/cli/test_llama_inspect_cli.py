@@ -25,6 +25,14 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def run_tiny_bench(tiny_model, *options: str) -> subprocess.CompletedProcess[str]:
+    """Run ``llama bench`` on the tiny test model: an 8-token prompt, 4 new tokens, one timed run."""
+    return run_cli(
+        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
+        "--repeats", "1", *options,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     """Write a random 2-layer Llama as a Hugging Face folder with a byte-level tokenizer.json."""
@@ -100,9 +108,8 @@ def test_explain_bad_layer_exits_2(tiny_model, tmp_path):
 
 
 def test_bench_json_compare_and_int8(tiny_model):
-    result = run_cli(
-        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
-        "--quantize", "int8", "--compare", "transformers", "--repeats", "1", "--dtype", "bfloat16", "--json",
+    result = run_tiny_bench(
+        tiny_model, "--quantize", "int8", "--compare", "transformers", "--dtype", "bfloat16", "--json",
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -122,10 +129,7 @@ def test_bench_json_compare_and_int8(tiny_model):
 
 
 def test_bench_int8_compile_checks_compiled_text(tiny_model):
-    result = run_cli(
-        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
-        "--quantize", "int8", "--compile", "--repeats", "1", "--dtype", "bfloat16", "--json",
-    )
+    result = run_tiny_bench(tiny_model, "--quantize", "int8", "--compile", "--dtype", "bfloat16", "--json")
     assert result.returncode == 0, result.stderr
     quality = json.loads(result.stdout)["int8_quality"]
     assert quality["decode_step"] == "torch.compile"
@@ -170,9 +174,8 @@ def test_bench_random_weights_rejects_model(tiny_model):
 
 
 def test_bench_human_output_shows_both_int8_texts(tiny_model):
-    result = run_cli(
-        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
-        "--quantize", "int8", "--compare", "transformers", "--repeats", "1", "--dtype", "bfloat16",
+    result = run_tiny_bench(
+        tiny_model, "--quantize", "int8", "--compare", "transformers", "--dtype", "bfloat16",
     )
     assert result.returncode == 0, result.stderr
     assert "ours: bfloat16, int8 weights, dense weights, not compiled" not in result.stdout
@@ -237,10 +240,7 @@ def test_explain_empty_prompt_exits_2(tiny_model, tmp_path, prompt):
 def test_bench_reorders_for_onednn_by_default(tiny_model):
     from llama3_core.onednn_linear import onednn_linear_available
 
-    result = run_cli(
-        "llama", "bench", "--model", str(tiny_model), "--prompt-tokens", "8", "--new-tokens", "4",
-        "--repeats", "1", "--dtype", "float32", "--json",
-    )
+    result = run_tiny_bench(tiny_model, "--dtype", "float32", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["onednn"] is onednn_linear_available(torch.float32)
 

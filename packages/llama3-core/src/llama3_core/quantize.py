@@ -9,8 +9,10 @@ On a CPU the layer picks one of three paths:
 
 - inside ``torch.compile`` with one input row (batch-1 decode), a
   matrix-vector product written as a multiply and a sum, which inductor turns
-  into one loop that reads the int8 rows directly. It decoded SmolLM2 at
-  103 tokens/s against 77 with the int8 kernel below (2 EPYC cores, torch 2.15);
+  into one loop that reads the int8 rows directly. With it, ``llama bench
+  --quantize int8 --compile`` decoded SmolLM2 at 86 to 103 tokens/s, against
+  51.9 in an earlier record with the int8 kernel below (2 EPYC cores,
+  torch 2.15; docs/benchmarks.md);
 - with bfloat16 or float16 activations and at most ``INT8_KERNEL_MAX_TOKENS``
   rows, PyTorch's int8 weight kernel ``torch.ops.aten._weight_int8pack_mm``,
   which applies the scales without materialising a dequantized copy;
